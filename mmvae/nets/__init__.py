@@ -1,0 +1,9 @@
+"""Encoder/decoder networks, selected by name from :data:`NETWORKS`.
+
+Every encoder maps x [N, C, H, W] to (loc, raw_scale), each [N, D]; every decoder maps
+z [N, D] to the likelihood mean [N, C, H, W] in (0, 1).
+"""
+from . import conv, fc  # noqa: F401  (fills the registry)
+from .registry import NETWORKS, NetSpec, build_networks
+
+__all__ = ["NETWORKS", "NetSpec", "build_networks"]
