@@ -1,0 +1,247 @@
+"""The training loop: epochs of objective steps, test passes, figures, checkpoints, resume."""
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from ..errors import NonFiniteLossError
+from ..models.mmvae import evaluating
+from ..progress import progress_bar
+from .checkpoint import (
+    has_checkpoint,
+    load_model_state,
+    load_optimizer_state,
+    read_checkpoint,
+    save_checkpoint,
+)
+from .distributed import Dist
+from .figures import curve_figure, epoch_figures, latent_figures
+from .metrics_log import MetricsLog
+
+
+@dataclass
+class EpochSums:
+    """Running sums of the loss and the logged terms, weighted by batch size."""
+
+    n: int = 0
+    sums: dict[str, float] = field(default_factory=dict)
+    skipped: int = 0
+
+    def add(self, result, batch: int) -> None:
+        self.n += batch
+        for k, v in {"loss": result.loss, **result.terms}.items():
+            self.sums[k] = self.sums.get(k, 0.0) + float(v) * batch
+
+    def means(self, prefix: str) -> dict[str, float]:
+        return {f"{prefix}_{k}": v / max(self.n, 1) for k, v in self.sums.items()}
+
+
+class Trainer:
+    """Trains ``model`` with ``objective`` on ``train_data``; evaluates on ``test_data``.
+
+    ``objective(out, xs)`` returns an ObjectiveResult; the model's forward is called with the
+    objective's K and the decodes it needs. Everything the run writes goes under ``run_dir``.
+    """
+
+    def __init__(self, cfg, run_dir: Path, model, objective: Callable, objective_info, K: int,
+                 train_data, test_data, figure_batch, dist: Dist | None = None,
+                 callbacks: list | None = None):
+        self.cfg, self.run_dir, self.model = cfg, Path(run_dir), model
+        self.objective, self.info, self.K = objective, objective_info, K
+        self.train_data, self.test_data, self.figure_batch = train_data, test_data, figure_batch
+        self.dist = dist or Dist()
+        self.callbacks = callbacks or []
+        self.log = MetricsLog(self.run_dir)
+        self.fig_dir = self.run_dir / "figures"
+        self.ckpt_dir = self.run_dir / "checkpoints"
+        params = [p for p in model.parameters() if p.requires_grad]
+        t = cfg.train
+        self.opt = torch.optim.Adam(params, lr=t.lr, amsgrad=t.amsgrad)
+        self.forward_model = self.dist.wrap(model)
+        self.epoch, self.step, self.global_step = 1, 0, 0
+        self.sums = EpochSums()
+        self.step_trace: list[dict] = []
+        self.autocast = (torch.autocast("cuda", dtype=torch.bfloat16)
+                         if t.bf16 and next(model.parameters()).is_cuda else None)
+
+    # ------------------------------------------------------------------ state
+
+    def resume(self) -> bool:
+        """Restores the last checkpoint of run_dir, if there is one."""
+        if not has_checkpoint(self.run_dir):
+            return False
+        meta, tensors = read_checkpoint(self.run_dir, self.cfg.hash())
+        load_model_state(self.model, tensors)
+        load_optimizer_state(self.opt, tensors, meta["param_groups"])
+        torch.set_rng_state(tensors["rng/cpu"])
+        if "rng/cuda" in tensors and torch.cuda.is_available():
+            torch.cuda.set_rng_state(tensors["rng/cuda"])
+        self.epoch, self.step, self.global_step = meta["epoch"], meta["step"], meta["global_step"]
+        self.sums = EpochSums(meta["sums_n"], meta["sums"], meta["skipped"])
+        if self.dist.is_main:
+            self.log.truncate(self.epoch - 1)
+        return True
+
+    def checkpoint(self) -> None:
+        if not self.dist.is_main:
+            return
+        meta = dict(epoch=self.epoch, step=self.step, global_step=self.global_step,
+                    sums_n=self.sums.n, sums=self.sums.sums, skipped=self.sums.skipped,
+                    config_hash=self.cfg.hash(), config=self.cfg.to_dict())
+        save_checkpoint(self.ckpt_dir, self.model, self.opt, meta)
+
+    # ------------------------------------------------------------------ loop
+
+    def fit(self) -> list[dict]:
+        t = self.cfg.train
+        while self.epoch <= t.epochs:
+            row = self.train_epoch()
+            if self.epoch % self.cfg.eval.test_every == 0 or self.epoch == t.epochs:
+                row.update(self.test_epoch())
+            if self.dist.is_main:
+                self.log.append(row)
+                self.log.append_steps(self.step_trace)
+                if self.cfg.eval.figures:
+                    self.with_eval_rng(self.epoch, epoch_figures, self.model, self.figure_batch[0],
+                                       self.fig_dir, self.epoch, self.cfg.eval.n_figure)
+            self.step_trace = []
+            for cb in self.callbacks:
+                cb.on_epoch_end(self, row)
+            self.epoch, self.step, self.sums = self.epoch + 1, 0, EpochSums()
+            self.checkpoint()
+        if self.dist.is_main:
+            self.end_figures()
+        for cb in self.callbacks:
+            cb.on_fit_end(self)
+        return self.log.rows()
+
+    def train_epoch(self) -> dict:
+        t = self.cfg.train
+        self.model.train()
+        n_steps = self.train_data.n_batches(t.batch_size, self.dist.world)
+        if t.max_steps:
+            n_steps = min(n_steps, t.max_steps)
+        start = time.perf_counter()
+        done_before = self.step
+        batches = self.train_data.batches(t.batch_size, seed=t.seed, epoch=self.epoch, start_step=self.step,
+                                          rank=self.dist.rank, world=self.dist.world)
+        quiet = {} if (t.progress and self.dist.is_main) else {"disable": True}
+        bar = progress_bar(total=n_steps, initial=self.step, desc=f"epoch {self.epoch}/{t.epochs}", **quiet)
+        with bar:
+            for step, xs, _ in batches:
+                if step >= n_steps:
+                    break
+                self.train_step(xs)
+                self.step, self.global_step = step + 1, self.global_step + 1
+                bar.update(1)
+                if self.step % 20 == 0 or self.step == n_steps:
+                    loss = self.sums.sums.get("loss", 0.0) / max(self.sums.n, 1)
+                    bar.set_postfix(loss=f"{loss:.1f}")
+                    self.step_trace.append({"epoch": self.epoch, "step": self.step,
+                                            "epoch_f": self.epoch - 1 + self.step / n_steps, "loss": loss})
+                if t.checkpoint_every and self.step % t.checkpoint_every == 0 and self.step < n_steps:
+                    self.checkpoint()
+        elapsed = time.perf_counter() - start
+        sums = self.dist.reduce_sums(self.sums)
+        row = {"epoch": self.epoch, **sums.means("train"), "train_skipped_batches": sums.skipped,
+               "train_time_s": elapsed}
+        if self.step > done_before:
+            row["train_pairs_per_s"] = (self.step - done_before) * t.batch_size * self.dist.world / max(elapsed, 1e-9)
+        return row
+
+    def train_step(self, xs) -> None:
+        self.opt.zero_grad(set_to_none=True)
+        if self.autocast is not None:
+            with self.autocast:
+                out = self.forward_model(xs, K=self.K, decodes=self.info.decodes)
+        else:
+            out = self.forward_model(xs, K=self.K, decodes=self.info.decodes)
+        result = self.objective(out, xs)
+        loss = result.loss
+        if not torch.isfinite(loss):
+            self.non_finite(result)
+            return
+        loss.backward()
+        self.opt.step()
+        self.sums.add(result, len(xs[0]))
+
+    def non_finite(self, result) -> None:
+        bad = [k for k, v in result.terms.items() if not math.isfinite(float(v))] or ["loss"]
+        where = f"epoch {self.epoch}, step {self.step + 1} (global step {self.global_step + 1})"
+        if self.cfg.train.nan_policy == "skip":
+            self.sums.skipped += 1
+            self.opt.zero_grad(set_to_none=True)
+            return
+        self.checkpoint()
+        raise NonFiniteLossError(
+            f"The loss became non-finite at {where}; first non-finite term(s): {', '.join(bad)}. "
+            f"The last good state is saved in {self.ckpt_dir}. Lower the learning rate, check the "
+            "data, or rerun with --nan-policy skip to skip such batches (they are counted)."
+        )
+
+    # ------------------------------------------------------------------ evaluation
+
+    def with_eval_rng(self, salt: int, fn, *args):
+        """Runs fn with the RNG seeded from (seed, salt), leaving the training RNG untouched."""
+        devices = [torch.cuda.current_device()] if torch.cuda.is_available() and torch.cuda.is_initialized() else []
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(self.cfg.train.seed * 7_777 + salt)
+            return fn(*args)
+
+    def test_epoch(self) -> dict:
+        return self.with_eval_rng(self.epoch, self._test_pass)
+
+    @torch.inference_mode()
+    def _test_pass(self) -> dict:
+        start = time.perf_counter()
+        sums = EpochSums()
+        iw_sum, iw_n = 0.0, 0
+        bs = max(self.cfg.train.batch_size, 512)
+        with evaluating(self.model):
+            for _, xs, _ in self.test_data.batches(bs, shuffle=False, rank=self.dist.rank, world=self.dist.world):
+                out = self.model(xs, K=self.K, decodes=self.info.decodes)
+                sums.add(self.objective(out, xs), len(xs[0]))
+                if self.cfg.eval.test_K:
+                    iw_sum += self.iwae_estimate(xs)
+                    iw_n += len(xs[0])
+        sums = self.dist.reduce_sums(sums)
+        row = {**sums.means("test"), "test_time_s": time.perf_counter() - start}
+        if iw_n:
+            row[f"test_iwae_K{self.cfg.eval.test_K}"] = self.dist.reduce_scalar(iw_sum) / self.dist.reduce_scalar(iw_n)
+        return row
+
+    def iwae_estimate(self, xs) -> float:
+        """Σ over the batch of the (λ-scaled) MoE IWAE bound with eval.test_K samples."""
+        from ..objectives import OBJECTIVES
+
+        name = "iwae" if len(xs) == 1 else "m_iwae"
+        inner = getattr(self.model, "iwae_model", self.model)
+        out = inner(xs, K=self.cfg.eval.test_K, decodes="all")
+        return float(OBJECTIVES.get(name).fn(out, xs).value)
+
+    def end_figures(self) -> None:
+        if self.cfg.eval.analytics:
+            xs, labels = self.figure_batch
+            self.with_eval_rng(10_000, latent_figures, self.model, [x[:200] for x in xs], labels[:200],
+                               self.fig_dir, self.cfg.train.seed)
+        steps = []
+        if self.log.steps.exists():
+            from .metrics_log import read_rows
+
+            steps = read_rows(self.log.steps)
+        curve_figure(self.log.rows(), steps, self.fig_dir)
+
+
+class Callback:
+    """Hooks called by the trainer; subclass and override what you need."""
+
+    def on_epoch_end(self, trainer: Trainer, row: dict) -> None:
+        pass
+
+    def on_fit_end(self, trainer: Trainer) -> None:
+        pass
