@@ -118,11 +118,12 @@ class RunConfig:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
     def hash(self) -> str:
-        """Hash of everything that determines the trained weights (not where they are saved)."""
+        """Hash of what determines the weights after a given step (not where they are saved, how
+        long the run is, or what is evaluated), checked when a run is resumed."""
         d = self.to_dict()
-        d.pop("run_dir", None)
-        d.pop("experiment", None)
-        for k in ("progress", "threads", "checkpoint_every"):
+        for k in ("run_dir", "experiment", "eval"):
+            d.pop(k, None)
+        for k in ("progress", "threads", "checkpoint_every", "epochs", "nan_policy"):
             d["train"].pop(k, None)
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 

@@ -107,6 +107,13 @@ def build(cfg: RunConfig, splits=("train", "test"), device: torch.device | None 
                       train.to(device) if train is not None else None, test.to(device))
 
 
+def figure_batch(data: PairedData, seed: int, n: int = 256):
+    """A fixed random subset of the test pairs (pairs are stored sorted by digit)."""
+    gen = torch.Generator().manual_seed(seed)
+    idx = torch.randperm(len(data), generator=gen)[:n].to(data.device)
+    return data.gather(idx)
+
+
 def new_run_dir(cfg: RunConfig) -> Path:
     if cfg.run_dir:
         return Path(cfg.run_dir)
@@ -146,7 +153,7 @@ def train(cfg: RunConfig, resume: bool = False, callbacks=None) -> Path:
     dist.device = comp.device
     if cfg.train.compile:
         comp.model = torch.compile(comp.model)
-    fig_xs, fig_labels = comp.test_data.gather(torch.arange(min(len(comp.test_data), 256), device=comp.test_data.device))
+    fig_xs, fig_labels = figure_batch(comp.test_data, cfg.train.seed)
     trainer = Trainer(cfg, run_dir, comp.model, comp.objective, comp.info, comp.K,
                       comp.train_data, comp.test_data, (fig_xs, fig_labels), dist, callbacks)
     if resume:

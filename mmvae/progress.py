@@ -1,7 +1,8 @@
-"""Progress bars (tqdm), silenced when disabled or when stderr is not a terminal in tests."""
+"""Progress bars (tqdm); disabled with MMVAE_PROGRESS=0, and sparse when stderr is a log file."""
 from __future__ import annotations
 
 import os
+import sys
 
 from tqdm.auto import tqdm
 
@@ -18,4 +19,6 @@ def progress_bar(iterable=None, **kwargs):
     kwargs.setdefault("disable", not _enabled)
     kwargs.setdefault("dynamic_ncols", True)
     kwargs.setdefault("leave", False)
+    if not sys.stderr.isatty():  # a log file gets a line every 30 s, not every refresh
+        kwargs.setdefault("mininterval", 30.0)
     return tqdm(iterable, **kwargs)

@@ -49,7 +49,7 @@ def _candidates(data_dir: str | None, sub: str, probe: str) -> Path:
     for cand in (root, root / sub, root / sub.upper() / "raw", root / sub.upper()):
         if (cand / probe).is_file() or (cand / (probe + ".gz")).is_file():
             return cand
-    return root / sub if root.exists() and not any(root.glob(probe + "*")) else root
+    return root / sub if (root / sub).is_dir() else root
 
 
 def mnist_dir(data_dir: str | None) -> Path:

@@ -37,7 +37,7 @@ class Dist:
         if not self.active:
             return sums
         keys = sorted(sums.sums)
-        vec = torch.tensor([float(sums.n), float(sums.skipped)] + [sums.sums[k] for k in keys],
+        vec = torch.tensor([float(sums.n), float(sums.skipped)] + [float(sums.sums[k]) for k in keys],
                            dtype=torch.float64, device=self._coll_device())
         td.all_reduce(vec)
         out = type(sums)(int(vec[0].item()), {k: vec[2 + i].item() for i, k in enumerate(keys)}, int(vec[1].item()))

@@ -41,7 +41,7 @@ def epoch_figures(model, xs: list[torch.Tensor], folder: Path, epoch: int, n_gen
 
 
 @safe_figure
-def latent_figures(model, xs: list[torch.Tensor], labels: torch.Tensor, folder: Path, seed: int, K: int = 10) -> list[Path]:
+def latent_figures(model, xs: list[torch.Tensor], labels: torch.Tensor, folder: Path, seed: int, K: int = 5) -> list[Path]:
     """UMAP of K posterior samples per item of every modality against prior samples, and
     per-dimension KL box plots."""
     with torch.no_grad(), evaluating(model):

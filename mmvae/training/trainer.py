@@ -33,12 +33,20 @@ class EpochSums:
     skipped: int = 0
 
     def add(self, result, batch: int) -> None:
+        """Accumulates detached tensors, so a step does not wait for the device."""
         self.n += batch
         for k, v in {"loss": result.loss, **result.terms}.items():
-            self.sums[k] = self.sums.get(k, 0.0) + float(v) * batch
+            v = v.detach() * batch if torch.is_tensor(v) else float(v) * batch
+            self.sums[k] = self.sums[k] + v if k in self.sums else v
+
+    def floats(self) -> dict[str, float]:
+        return {k: float(v) for k, v in self.sums.items()}
+
+    def value(self, key: str) -> float:
+        return float(self.sums.get(key, 0.0)) / max(self.n, 1)
 
     def means(self, prefix: str) -> dict[str, float]:
-        return {f"{prefix}_{k}": v / max(self.n, 1) for k, v in self.sums.items()}
+        return {f"{prefix}_{k}": float(v) / max(self.n, 1) for k, v in self.sums.items()}
 
 
 class Trainer:
@@ -91,7 +99,7 @@ class Trainer:
         if not self.dist.is_main:
             return
         meta = dict(epoch=self.epoch, step=self.step, global_step=self.global_step,
-                    sums_n=self.sums.n, sums=self.sums.sums, skipped=self.sums.skipped,
+                    sums_n=self.sums.n, sums=self.sums.floats(), skipped=self.sums.skipped,
                     config_hash=self.cfg.hash(), config=self.cfg.to_dict())
         save_checkpoint(self.ckpt_dir, self.model, self.opt, meta)
 
@@ -140,7 +148,7 @@ class Trainer:
                 self.step, self.global_step = step + 1, self.global_step + 1
                 bar.update(1)
                 if self.step % 20 == 0 or self.step == n_steps:
-                    loss = self.sums.sums.get("loss", 0.0) / max(self.sums.n, 1)
+                    loss = self.sums.value("loss")
                     bar.set_postfix(loss=f"{loss:.1f}")
                     self.step_trace.append({"epoch": self.epoch, "step": self.step,
                                             "epoch_f": self.epoch - 1 + self.step / n_steps, "loss": loss})
@@ -227,7 +235,7 @@ class Trainer:
     def end_figures(self) -> None:
         if self.cfg.eval.analytics:
             xs, labels = self.figure_batch
-            self.with_eval_rng(10_000, latent_figures, self.model, [x[:200] for x in xs], labels[:200],
+            self.with_eval_rng(10_000, latent_figures, self.model, [x[:128] for x in xs], labels[:128],
                                self.fig_dir, self.cfg.train.seed)
         steps = []
         if self.log.steps.exists():

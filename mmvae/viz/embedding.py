@@ -9,8 +9,11 @@ PRIOR_COLOUR = "#5c5cd6"
 MODALITY_COLOURS = ["#cc0033", "#80ff00", "#ff9900", "#00b3b3"]
 
 
-def embed_2d(points: np.ndarray, seed: int = 0, n_neighbors: int = 40) -> np.ndarray:
-    """UMAP (euclidean) to 2-D, seeded; falls back to PCA for fewer than 5 points."""
+def embed_2d(points: np.ndarray, seed: int = 0, n_neighbors: int = 30, n_epochs: int = 200) -> np.ndarray:
+    """UMAP (euclidean) to 2-D, seeded; falls back to PCA for fewer than 5 points.
+
+    PCA initialisation and 200 epochs keep a 2,000-point embedding at about 3 s on 2 CPU cores
+    (spectral initialisation took 16 s for 3,000 points here)."""
     if len(points) < 5:
         centred = points - points.mean(0)
         _, _, vt = np.linalg.svd(centred, full_matrices=False)
@@ -22,7 +25,8 @@ def embed_2d(points: np.ndarray, seed: int = 0, n_neighbors: int = 40) -> np.nda
         import umap
 
         reducer = umap.UMAP(n_components=2, n_neighbors=min(n_neighbors, len(points) - 1),
-                            metric="euclidean", random_state=seed, n_jobs=1)
+                            metric="euclidean", random_state=seed, n_jobs=1,
+                            init="pca", n_epochs=n_epochs)
         return reducer.fit_transform(points)
 
 

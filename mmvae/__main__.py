@@ -1,0 +1,4 @@
+"""``python -m mmvae`` runs the command-line interface."""
+from .cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Packaged run presets (YAML), loaded by `mmvae train --preset NAME`."""
