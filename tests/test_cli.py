@@ -116,3 +116,19 @@ def test_train_writes_the_run_folder(tmp_path, model):
     assert f"gen_{model.split('_')[0]}_001.png" in figures
     assert "umap_posterior_prior.png" in figures and "loss_curves.png" in figures
     assert list((run / "checkpoints").glob("*.safetensors")) and (run / "checkpoints" / "last.json").exists()
+
+
+def test_generate_from_a_run(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", *TINY, "--epochs", "1", "--no-figures", "--no-analytics", "--no-final-eval",
+                 "--run-dir", str(run)]) == 0
+    assert main(["generate", str(run), "--n", "3"]) == 0
+    assert main(["generate", str(run), "--from", "mnist", "--to", "svhn", "--n", "4", "--samples", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "joint_mnist.png" in out and "joint_svhn.png" in out and "mnist_to_svhn.png" in out
+    import matplotlib.image
+
+    grid = matplotlib.image.imread(run / "generated" / "mnist_to_svhn.png")
+    assert grid.shape[0] == 2 * (3 * (32 + 2) + 2)  # input row + 2 sample rows, scaled ×2
+    assert main(["generate", str(run), "--from", "audio"]) == 2
+    assert "not one of them" in capsys.readouterr().err

@@ -20,7 +20,7 @@ see the traceback as well."""
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import data_cmd, train_cmd
+    from . import data_cmd, generate_cmd, train_cmd
 
     parser = argparse.ArgumentParser(
         prog="mmvae", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -28,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"mmvae {__version__}")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (train_cmd, data_cmd):
+    for module in (train_cmd, data_cmd, generate_cmd):
         module.add_parser(sub)
     for module in _optional_commands():
         module.add_parser(sub)

@@ -12,7 +12,7 @@ import torch
 from torch import Tensor, nn
 
 from ..distributions import FAMILIES, DiagDist, PixelLikelihood, scale_from_raw
-from ..errors import ConfigError
+from ..errors import ConfigError, DataError
 from ..nets import NetSpec, build_networks
 from .modality import ModalitySpec, auto_llik_scalings
 from .output import ForwardOutput
@@ -129,13 +129,23 @@ class MMVAE(nn.Module):
             return []
         return list(which)
 
+    def check_batch(self, xs: Sequence[Tensor]) -> None:
+        """A batch is one tensor per modality, all with the same number of items and the
+        modality's image shape; anything else is a DataError, never a silent broadcast."""
+        if len(xs) != self.M:
+            raise DataError(f"The model has {self.M} modalities ({', '.join(self.names)}) but the batch has {len(xs)} tensors.")
+        sizes = [x.shape[0] for x in xs]
+        if len(set(sizes)) != 1:
+            raise DataError(f"The modalities of a batch have different sizes {sizes}; each item must be "
+                            "a pair (build batches with PairedData.gather).")
+        for x, e in zip(xs, self.experts):
+            if tuple(x.shape[1:]) != tuple(e.spec.shape):
+                raise DataError(f"Modality '{e.spec.name}' expects images {tuple(e.spec.shape)}, got "
+                                f"{tuple(x.shape[1:])}.")
+
     def forward(self, xs: Sequence[Tensor], K: int = 1, decodes="all") -> ForwardOutput:
         """Encode every modality, draw K reparameterised samples each, decode ``decodes``."""
-        if len(xs) != self.M:
-            raise ValueError(f"expected {self.M} modalities, got {len(xs)}")
-        sizes = {x.shape[0] for x in xs}
-        if len(sizes) != 1:
-            raise ValueError(f"modalities have different batch sizes {[x.shape[0] for x in xs]}")
+        self.check_batch(xs)
         posteriors = self.encode(xs)
         samples = [q.rsample(K) for q in posteriors]
         return ForwardOutput(

@@ -1,0 +1,47 @@
+"""Loading a finished (or interrupted) run folder back: its config and its trained model."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .config import RunConfig
+from .data.datasets import dataset_sources
+from .errors import ConfigError
+from .models.build import build_model, model_kind
+from .models.modality import ModalitySpec
+from .training.checkpoint import load_model_state, read_checkpoint
+
+
+@dataclass
+class LoadedRun:
+    run_dir: Path
+    cfg: RunConfig
+    model: torch.nn.Module
+    meta: dict
+
+    @property
+    def epochs_done(self) -> int:
+        return int(self.meta["epoch"]) - 1
+
+
+def modalities_for(cfg: RunConfig) -> list[ModalitySpec]:
+    """The model's modality slots and shapes, from the dataset's sources (no data is loaded)."""
+    specs = [ModalitySpec(s.slot, s.shape) for s in dataset_sources(cfg.data.dataset)]
+    if model_kind(cfg.model) == "unimodal":
+        specs = [s for s in specs if s.name == cfg.model.model]
+    return specs
+
+
+def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> LoadedRun:
+    """Config and model weights of ``run_dir`` from its verified last checkpoint."""
+    run_dir = Path(run_dir)
+    if not (run_dir / "config.yaml").is_file():
+        raise ConfigError(f"{run_dir} is not a run folder (no config.yaml). Pass a folder written by `mmvae train`.")
+    cfg = RunConfig.from_yaml(run_dir / "config.yaml")
+    meta, tensors = read_checkpoint(run_dir)
+    model = build_model(cfg.model, modalities_for(cfg))
+    load_model_state(model, tensors, source=str(run_dir))
+    model.to(device).eval()
+    return LoadedRun(run_dir, cfg, model, meta)
