@@ -98,6 +98,14 @@ class EvalConfig:
     analytics: bool = True  # UMAP + KL figures at the end
     final_eval: bool = True  # full metric suite + report at the end (multimodal models)
     n_figure: int = 64  # samples in generation grids
+    coherence_K: int = 1  # posterior samples per input for cross coherence (original: 1)
+    joint_samples: int = 10000  # prior samples for joint coherence
+    probe_latent: str = "mean"  # linear probe input: posterior mean | one sample
+    probe_train: int = 20000  # training pairs (distinct) the probe is fitted on
+    iwae_K: int = 1000  # importance samples of the final likelihood estimates (0: skip them)
+    iwae_pairs: int = 1000  # test pairs the final likelihood estimates average over
+    classifier_epochs: int = 3  # epochs of a digit classifier trained on demand
+    classifier_dir: str | None = None  # where classifiers are cached (default: the cache folder)
 
 
 @dataclass
@@ -280,4 +288,11 @@ def validate(cfg: RunConfig) -> RunConfig:
     _choice(e.test_pairs, ("distinct", "all"), "eval.test_pairs")
     _positive(e.test_K, "eval.test_K", allow_zero=True)
     _positive(e.n_figure, "eval.n_figure")
+    _positive(e.coherence_K, "eval.coherence_K")
+    _positive(e.joint_samples, "eval.joint_samples")
+    _choice(e.probe_latent, ("mean", "sample"), "eval.probe_latent")
+    _positive(e.probe_train, "eval.probe_train")
+    _positive(e.iwae_K, "eval.iwae_K", allow_zero=True)
+    _positive(e.iwae_pairs, "eval.iwae_pairs")
+    _positive(e.classifier_epochs, "eval.classifier_epochs")
     return cfg

@@ -159,6 +159,10 @@ def train(cfg: RunConfig, resume: bool = False, callbacks=None) -> Path:
     if resume:
         trainer.resume()
     trainer.fit()
+    if cfg.eval.final_eval and dist.is_main:
+        from .evaluation.final import evaluate_and_report
+
+        evaluate_and_report(cfg, comp.model, run_dir, comp.train_data, comp.test_data, trainer.epoch - 1)
     return run_dir
 
 

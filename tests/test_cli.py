@@ -132,3 +132,36 @@ def test_generate_from_a_run(tmp_path, capsys):
     assert grid.shape[0] == 2 * (3 * (32 + 2) + 2)  # input row + 2 sample rows, scaled ×2
     assert main(["generate", str(run), "--from", "audio"]) == 2
     assert "not one of them" in capsys.readouterr().err
+
+
+EVAL_FAST = ["--set", "eval.classifier_epochs=1", "--set", "eval.iwae_K=4", "--set", "eval.iwae_pairs=20",
+             "--set", "eval.joint_samples=200", "--set", "eval.probe_train=300"]
+
+
+def test_train_with_final_evaluation_writes_the_report(tmp_path, capsys):
+    run = tmp_path / "run"
+    clf_dir = tmp_path / "clf"
+    assert main(["train", *TINY, "--epochs", "1", "--no-figures", "--no-analytics", "--run-dir", str(run),
+                 *EVAL_FAST, "--set", f"eval.classifier_dir={clf_dir}"]) == 0
+    out = capsys.readouterr().out
+    assert "No digit classifier for 'synthmnist'" in out and "Cross coherence mnist → svhn" in out
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert set(metrics["cross_coherence"]) == {"mnist_to_svhn", "svhn_to_mnist"}
+    assert 0 <= metrics["joint_coherence"]["accuracy"] <= 1 and metrics["epochs"] == 1
+    assert {"joint", "marginal_mnist", "marginal_svhn"} <= set(metrics["likelihood"])
+    assert metrics["classifiers"]["synthsvhn"]["test_accuracy"] > 0
+    assert "Latent accuracy svhn" in (run / "report.md").read_text()
+    # A corrupt classifier stops a re-evaluation before anything is replaced.
+    before = (run / "metrics.json").read_text()
+    weights = next(clf_dir.glob("synthsvhn-*.safetensors"))
+    weights.write_bytes(weights.read_bytes()[:-7])
+    assert main(["evaluate", str(run)]) == 2
+    assert "does not match the SHA-256" in " ".join(capsys.readouterr().err.split())
+    assert (run / "metrics.json").read_text() == before
+
+
+def test_evaluate_needs_a_checkpoint(tmp_path, capsys):
+    (tmp_path / "config.yaml").write_text("train: {epochs: 1}\n")
+    assert main(["evaluate", str(tmp_path)]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "has no checkpoint" in err and not (tmp_path / "report.html").exists()

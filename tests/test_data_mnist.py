@@ -1,6 +1,5 @@
 """MNIST reader: the real files (when present) and damaged copies of them."""
 import gzip
-import shutil
 
 import pytest
 import torch
@@ -78,7 +77,7 @@ def test_missing_folder_is_reported(tmp_path):
 
 
 def test_not_an_idx_file(tmp_path):
-    for (split, kind), (stem, _, _) in FILES.items():
+    for (split, _kind), (stem, _, _) in FILES.items():
         if split == "test":
             (tmp_path / stem).write_bytes(b"\x00\x00\x08\x99" + b"\x00" * 20)
     with pytest.raises(DataError, match="magic number"):

@@ -40,7 +40,7 @@ def _optional_commands():
     import importlib
 
     mods = []
-    for name in ("evaluate_cmd", "compare_cmd", "experiment_cmd", "classifiers_cmd"):
+    for name in ("evaluate_cmd", "classifiers_cmd", "compare_cmd", "experiment_cmd"):
         try:
             mods.append(importlib.import_module(f"{__package__}.{name}"))
         except ModuleNotFoundError as e:

@@ -5,8 +5,8 @@ import torch
 
 from ..errors import ConfigError, DataError
 from ..registry import Registry
-from .pairing import cached_pairing
 from .paired import PairedData
+from .pairing import cached_pairing
 from .sources import SOURCES
 
 DATASETS: Registry[tuple[str, ...]] = Registry("dataset")

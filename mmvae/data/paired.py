@@ -1,8 +1,8 @@
 """Paired multimodal data as uint8 tensors plus an index, and its batch iterator."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from typing import Iterator
 
 import torch
 from torch import Tensor
@@ -39,21 +39,21 @@ class PairedData:
     def device(self) -> torch.device:
         return self.index.device
 
-    def to(self, device) -> "PairedData":
+    def to(self, device) -> PairedData:
         return replace(
             self, images=[x.to(device) for x in self.images], index=self.index.to(device),
             labels=self.labels.to(device), rep=self.rep.to(device),
         )
 
-    def subset(self, which: Tensor) -> "PairedData":
+    def subset(self, which: Tensor) -> PairedData:
         """The pairs selected by a boolean mask or an index tensor (images are shared)."""
         return replace(self, index=self.index[which], labels=self.labels[which], rep=self.rep[which])
 
-    def distinct(self) -> "PairedData":
+    def distinct(self) -> PairedData:
         """One pass over the kept images (pairing round 0), e.g. the 10k of 300k test pairs."""
         return self.subset(self.rep == 0)
 
-    def head(self, n: int) -> "PairedData":
+    def head(self, n: int) -> PairedData:
         return self.subset(torch.arange(min(n, len(self)), device=self.device))
 
     def gather(self, idx: Tensor) -> tuple[list[Tensor], Tensor]:

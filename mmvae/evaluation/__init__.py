@@ -1,0 +1,1 @@
+"""Metrics of trained models: coherence, latent linear probes, synergy and likelihood estimates."""

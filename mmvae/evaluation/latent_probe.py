@@ -1,0 +1,66 @@
+"""Latent accuracy: a linear probe (multinomial logistic regression) on encoded latents.
+
+The probe is fitted once, full batch with L-BFGS, on latents of training pairs and scored on
+test pairs. Protocol options: posterior means (default) or one sample per input, and how many
+training items are used; both are returned with the accuracy so reports can state them.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from ..data.paired import PairedData
+from ..models.mmvae import evaluating
+
+
+@torch.no_grad()
+def encode_latents(encode_fn, data: PairedData, use_mean: bool = True, batch_size: int = 2000):
+    """(latents [N, D], labels [N]) of ``encode_fn(xs) -> DiagDist`` over ``data``."""
+    zs, ys = [], []
+    for start in range(0, len(data), batch_size):
+        idx = torch.arange(start, min(start + batch_size, len(data)), device=data.device)
+        xs, labels = data.gather(idx)
+        q = encode_fn(xs)
+        zs.append((q.loc if use_mean else q.rsample(1)[0]).float().cpu())
+        ys.append(labels.cpu())
+    return torch.cat(zs), torch.cat(ys)
+
+
+def fit_linear_probe(z: torch.Tensor, y: torch.Tensor, l2: float = 1e-4, max_iter: int = 200):
+    """(weight, bias, mean, std) of a logistic regression on standardised latents."""
+    mean, std = z.mean(0), z.std(0).clamp(min=1e-6)
+    x = (z - mean) / std
+    W = torch.zeros(z.shape[1], 10, requires_grad=True)
+    b = torch.zeros(10, requires_grad=True)
+    opt = torch.optim.LBFGS([W, b], lr=1, max_iter=max_iter, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = F.cross_entropy(x @ W + b, y) + l2 * W.pow(2).sum()
+        loss.backward()
+        return loss
+
+    with torch.enable_grad():
+        opt.step(closure)
+    return W.detach(), b.detach(), mean, std
+
+
+def probe_accuracy(train, test, l2: float = 1e-4) -> float:
+    W, b, mean, std = fit_linear_probe(*train, l2=l2)
+    z, y = test
+    return float((((z - mean) / std) @ W + b).argmax(1).eq(y).float().mean())
+
+
+def latent_accuracy(model, train: PairedData, test: PairedData, encoders: dict, use_mean: bool = True,
+                    n_train: int = 20_000) -> dict:
+    """Probe test accuracy per named encoder; ``encoders`` maps name → fn(xs) -> DiagDist."""
+    g = torch.Generator().manual_seed(0)
+    if len(train) > n_train:
+        train = train.subset(torch.randperm(len(train), generator=g)[:n_train])
+    out = {}
+    with evaluating(model):
+        for name, fn in encoders.items():
+            tr = encode_latents(fn, train, use_mean)
+            te = encode_latents(fn, test, use_mean)
+            out[name] = probe_accuracy(tr, te)
+    return out

@@ -1,0 +1,237 @@
+"""Metrics: classifiers (save/load/refuse), coherence and synergy logic, linear probe, IWAE
+estimates against an exact case, reports and the cross-run table."""
+import json
+import shutil
+import subprocess
+
+import pytest
+import torch
+import yaml
+
+from mmvae.distributions import FAMILIES, DiagDist
+from mmvae.errors import CheckpointError
+from mmvae.evaluation.classifiers import fit_classifier, load_classifier, save_classifier
+from mmvae.evaluation.coherence import cross_coherence, joint_coherence, synergy
+from mmvae.evaluation.latent_probe import probe_accuracy
+from mmvae.evaluation.likelihood import iwae_estimates
+from mmvae.models import MMVAE
+from mmvae.nets import NetSpec
+from mmvae.report.compare import compare
+from mmvae.report.run_report import write_report
+
+from .test_mmvae_model import MODS
+
+# ---------------------------------------------------------------- a model whose digits are known
+
+
+class _Expert:
+    """Encodes an image's digit (stored in its first pixel) as a one-hot latent; decodes the
+    argmax of z back into an image carrying that digit (or always ``broken`` if set)."""
+
+    def __init__(self, shape, broken=None):
+        self.shape, self.broken = shape, broken
+
+    def decode(self, z):
+        digit = z.argmax(-1) if self.broken is None else torch.full(z.shape[:-1], self.broken)
+        return digit.float().div(10).add(0.05).view(*z.shape[:-1], 1, 1, 1).expand(*z.shape[:-1], *self.shape)
+
+
+class _Model:
+    def __init__(self, broken=None):
+        self.names = ["a", "b"]
+        self.experts = [_Expert((1, 4, 4)), _Expert((3, 4, 4), broken)]
+        self.training = False
+
+    def train(self, mode=True):
+        self.training = mode
+        return self
+
+    def eval(self):
+        return self.train(False)
+
+    def encode(self, xs):
+        fam = FAMILIES.get("Normal")
+        out = []
+        for x in xs:
+            digit = (x[:, 0, 0, 0] * 10).floor().long()
+            loc = torch.nn.functional.one_hot(digit, 10).float() * 5
+            out.append(DiagDist(fam, loc, torch.full_like(loc, 0.01)))
+        return out
+
+    def prior(self):
+        fam = FAMILIES.get("Normal")
+        return DiagDist(fam, torch.zeros(1, 10), torch.ones(1, 10))
+
+    def joint_posterior_sample(self, xs):
+        return self.encode(xs)[0].rsample(1)[0]
+
+
+class _Clf:
+    def predict(self, x):
+        return (x.flatten(1)[:, 0] * 10).floor().long()
+
+
+class _Data:
+    """Duck-typed PairedData with 100 pairs, 10 of each digit."""
+
+    def __init__(self):
+        self.labels = torch.arange(100) % 10
+        self.device = torch.device("cpu")
+
+    def __len__(self):
+        return 100
+
+    def gather(self, idx):
+        y = self.labels[idx]
+        v = y.float().div(10).add(0.05).view(-1, 1, 1, 1)
+        return [v.expand(-1, 1, 4, 4).clone(), v.expand(-1, 3, 4, 4).clone()], y
+
+
+def test_cross_and_joint_coherence_and_synergy_logic():
+    good = _Model()
+    cc = cross_coherence(good, _Data(), [_Clf(), _Clf()], K=3, batch_size=30)
+    assert cc["a_to_b"]["accuracy"] == 1.0 and cc["b_to_a"]["accuracy"] == 1.0
+    assert synergy(good, _Data(), [_Clf(), _Clf()])["accuracy"] == 1.0
+    assert joint_coherence(good, [_Clf(), _Clf()], n=500)["accuracy"] == 1.0
+
+    broken = _Model(broken=3)  # decoder b always draws a 3
+    cc = cross_coherence(broken, _Data(), [_Clf(), _Clf()])
+    assert cc["a_to_b"]["accuracy"] == pytest.approx(0.1)
+    assert cc["a_to_b"]["per_digit"][3] == 1.0 and cc["a_to_b"]["per_digit"][4] == 0.0
+    assert cc["b_to_a"]["accuracy"] == 1.0
+    syn = synergy(broken, _Data(), [_Clf(), _Clf()])
+    assert syn["accuracy"] == pytest.approx(0.1) and syn["to_a"] == 1.0
+    joint = joint_coherence(broken, [_Clf(), _Clf()], n=2000)
+    assert joint["accuracy"] == pytest.approx(0.1, abs=0.03)
+
+
+def test_linear_probe_separates_clusters_and_not_noise():
+    g = torch.Generator().manual_seed(0)
+    y = torch.arange(2000) % 10
+    centres = torch.randn(10, 8, generator=g) * 3
+    z = centres[y] + torch.randn(2000, 8, generator=g)
+    assert probe_accuracy((z[:1000], y[:1000]), (z[1000:], y[1000:])) > 0.95
+    noise = torch.randn(2000, 8, generator=g)
+    assert probe_accuracy((noise[:1000], y[:1000]), (noise[1000:], y[1000:])) < 0.2
+
+
+# ---------------------------------------------------------------- IWAE against an exact answer
+
+
+def test_iwae_estimates_exact_when_posterior_is_prior_and_decoder_ignores_z():
+    """q = p(z) and a constant decoder: every importance weight is p(x), so each estimate is
+    the analytic log-likelihood for any K."""
+    torch.manual_seed(0)
+    fc = [NetSpec("fc", hidden_dims=[8]), NetSpec("fc", hidden_dims=[8])]
+    model = MMVAE(MODS, latent_dim=3, nets=fc)
+    for e in model.experts:
+        for layer in (e.encoder.loc, e.encoder.raw_scale):
+            torch.nn.init.zeros_(layer.weight)
+            torch.nn.init.zeros_(layer.bias)
+        torch.nn.init.zeros_(e.decoder.out.weight)
+    xs = [torch.rand(6, 1, 28, 28), torch.rand(6, 3, 32, 32)]
+
+    class Data:
+        device = torch.device("cpu")
+
+        def __len__(self):
+            return 6
+
+        def gather(self, idx):
+            return [x[idx] for x in xs], torch.zeros(len(idx), dtype=torch.long)
+
+    est = iwae_estimates(model, Data(), K=7, batch_size=4, k_chunk=3, progress=False)
+    with torch.no_grad():
+        exact = [float(lk.log_prob(x, e.decode(torch.zeros(1, 3)).expand_as(x)).mean())
+                 for lk, e, x in zip(model.likelihoods, model.experts, xs)]
+    assert est["marginal_mnist"] == pytest.approx(exact[0], rel=1e-4)
+    assert est["marginal_svhn"] == pytest.approx(exact[1], rel=1e-4)
+    assert est["conditional_svhn_given_mnist"] == pytest.approx(exact[1], rel=1e-4)
+    assert est["joint"] == pytest.approx(exact[0] + exact[1], rel=1e-4)
+
+
+# ---------------------------------------------------------------- classifiers
+
+
+def _tiny_classifier(tmp_path):
+    g = torch.Generator().manual_seed(0)
+    y = torch.arange(200) % 10
+    x = (y.view(-1, 1, 1, 1).float() * 25 + torch.rand(200, 1, 28, 28, generator=g) * 20).to(torch.uint8)
+    net, acc = fit_classifier((1, 28, 28), x, y, x, y, epochs=2)
+    path = save_classifier(net, tmp_path / "synthmnist-x.safetensors", "synthmnist", acc, {"epochs": 2})
+    return path, acc
+
+
+def test_classifier_round_trip_and_refusals(tmp_path):
+    path, acc = _tiny_classifier(tmp_path)
+    meta = json.loads(path.with_suffix(".json").read_text())
+    assert meta["source"] == "synthmnist" and meta["shape"] == [1, 28, 28] and len(meta["sha256"]) == 64
+    clf = load_classifier(path, "synthmnist", (1, 28, 28))
+    assert clf.test_accuracy == pytest.approx(acc)
+    with pytest.raises(CheckpointError, match="trained for 'synthmnist', not 'synthsvhn'"):
+        load_classifier(path, "synthsvhn")
+    with pytest.raises(CheckpointError, match=r"shape \(1, 28, 28\)"):
+        load_classifier(path, "synthmnist", (3, 32, 32))
+    raw = bytearray(path.read_bytes())
+    raw[-5] ^= 0xFF
+    path.write_bytes(bytes(raw))
+    with pytest.raises(CheckpointError, match="does not match the SHA-256"):
+        load_classifier(path)
+
+
+# ---------------------------------------------------------------- reports
+
+
+def _fake_run(folder, seed, obj="elbo", cross=0.5):
+    folder.mkdir(parents=True)
+    (folder / "figures").mkdir()
+    (folder / "config.yaml").write_text(yaml.safe_dump(
+        {"experiment": "exp", "model": {"model": "mnist_svhn"}, "train": {"obj": obj, "seed": seed}}))
+    import matplotlib.image
+    import numpy as np
+
+    matplotlib.image.imsave(folder / "figures" / "gen_svhn_002.png", np.zeros((8, 8, 3)))
+    matplotlib.image.imsave(folder / "figures" / "gen_svhn_001.png", np.ones((8, 8, 3)))
+    metrics = {"model": "mnist_svhn", "objective": obj, "dataset": "synthetic", "epochs": 2,
+               "cross_coherence": {"mnist_to_svhn": {"accuracy": cross}},
+               "joint_coherence": {"accuracy": 0.25}, "latent_accuracy": {"mnist": 0.9},
+               "likelihood": {"joint": -1234.5},
+               "classifiers": {"synthmnist": {"test_accuracy": 0.991, "path": "x"}},
+               "protocol": {"coherence": "one sample"}}
+    write_report(folder, metrics)
+    return folder
+
+
+def test_report_files(tmp_path):
+    run = _fake_run(tmp_path / "run", 1)
+    md = (run / "report.md").read_text()
+    assert "| Cross coherence mnist → svhn | 50.00% |" in md
+    assert "| log p: joint | -1234.5 |" in md and "99.10% test accuracy" in md
+    assert "figures/gen_svhn_002.png" in md and "gen_svhn_001" not in md  # last epoch only
+    page = (run / "report.html").read_text()
+    assert "<table id=\"metrics\">" in page and page.count("data:image/png;base64,") == 1
+    assert json.loads((run / "metrics.json").read_text())["epochs"] == 2
+    assert not list(run.glob("*.tmp*"))
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian chromium is not installed (apt-get install chromium)")
+def test_report_renders_in_headless_chromium(tmp_path):
+    run = _fake_run(tmp_path / "run", 1)
+    dom = subprocess.run(
+        ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", (run / "report.html").as_uri()],
+        capture_output=True, text=True, timeout=120).stdout
+    assert "Joint coherence" in dom and "25.00%" in dom
+    assert dom.count("<img") == 1 and "data:image/png;base64," in dom
+
+
+def test_compare_groups_seeds(tmp_path):
+    runs = [_fake_run(tmp_path / "a", 1, cross=0.4), _fake_run(tmp_path / "b", 2, cross=0.6),
+            _fake_run(tmp_path / "c", 1, obj="dreg", cross=0.8)]
+    paths = compare(runs, tmp_path / "out" / "table")
+    md = paths["md"].read_text()
+    assert "exp / mnist_svhn / elbo (n=2)" in md and "exp / mnist_svhn / dreg (n=1)" in md
+    assert "| Cross coherence mnist → svhn | 50.00 ± 14.14% | 80.00% |" in md
+    assert paths["csv"].read_text().splitlines()[0].startswith("Metric,")
+    assert "<table id='comparison'>" in paths["html"].read_text()
+    ungrouped = compare(runs, tmp_path / "out" / "flat", group_by="none").get("md").read_text()
+    assert "40.00%" in ungrouped and "60.00%" in ungrouped
