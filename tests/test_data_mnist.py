@@ -82,3 +82,18 @@ def test_not_an_idx_file(tmp_path):
             (tmp_path / stem).write_bytes(b"\x00\x00\x08\x99" + b"\x00" * 20)
     with pytest.raises(DataError, match="magic number"):
         load_mnist(tmp_path, "test", verify=False)
+
+
+def test_truncated_gz(mnist_dir, tmp_path):
+    _copy_test_split(mnist_dir, tmp_path, gz=True)
+    path = tmp_path / (FILES[("test", "images")][0] + ".gz")
+    path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2])
+    with pytest.raises(DataError, match=r"\.gz could not be read .*truncated or corrupt"):
+        load_mnist(tmp_path, "test")
+
+
+def test_data_dir_that_is_a_file(tmp_path):
+    f = tmp_path / "notadir"
+    f.write_text("x")
+    with pytest.raises(DataError, match="not a readable directory"):
+        load_mnist(f, "train")

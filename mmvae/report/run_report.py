@@ -91,6 +91,12 @@ def write_report(run_dir: str | Path, metrics: dict) -> list[Path]:
         run_dir / "report.md": render_markdown(run_dir, metrics),
         run_dir / "report.html": render_html(run_dir, metrics),
     }
-    for path, text in files.items():
-        atomic_write_text(path, text)
+    try:
+        for path, text in files.items():
+            atomic_write_text(path, text)
+    except OSError as e:
+        from ..errors import OutputError
+
+        raise OutputError(f"Could not write the report into {run_dir}: {e}. The run's checkpoints are "
+                          f"intact; make the folder writable and rerun `mmvae evaluate {run_dir}`.") from None
     return list(files)

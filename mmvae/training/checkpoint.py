@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import secrets
 import tempfile
 import warnings
 from pathlib import Path
@@ -72,15 +73,21 @@ def save_checkpoint(
     tensors["rng/cpu"] = torch.get_rng_state()
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         tensors["rng/cuda"] = torch.cuda.get_rng_state()
-    name = f"ckpt-{meta['global_step']:09d}.safetensors"
+    # A fresh name each time: the file last.json points to is never overwritten, so a crash at
+    # any moment leaves either the old or the new checkpoint complete and recorded.
+    name = f"ckpt-{meta['global_step']:09d}-{secrets.token_hex(3)}.safetensors"
     weights = folder / name
+    tmp = None
     try:
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=name + ".", suffix=".tmp")
         os.close(fd)
         save_file(tensors, tmp)
         os.replace(tmp, weights)
     except OSError as e:
-        raise OutputError(f"Could not write checkpoint {weights}: {e}. Check free space and permissions.") from None
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        raise OutputError(f"Could not write checkpoint {weights}: {e}. Check free space and permissions; "
+                          "the previous checkpoint is intact.") from None
     from .. import __version__
 
     record = dict(meta, format=FORMAT, weights=name, sha256=sha256_file(weights),
