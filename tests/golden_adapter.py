@@ -45,3 +45,20 @@ def moe_output(arrays, fam: str, K: int, lam, modalities=(0, 1)) -> tuple[Forwar
     liks = [PixelLikelihood(family, DEC_SCALE, lam[m]) for m in ms]
     out = ForwardOutput(posts, samples, decodes, prior, liks, names=[["mnist", "svhn"][m] for m in ms])
     return out, xs
+
+
+def factorised_output(arrays, fam: str, lam):
+    """The seed's fummvae output of the golden case: the MMVAE at K=1 plus two private VAEs."""
+    from mmvae.models.factorised import FactorisedOutput
+
+    family = FAMILIES.get(fam)
+    shared, xs = moe_output(arrays, fam, 1, lam)
+    private = []
+    for m, name in enumerate(["mnist", "svhn"]):
+        q = DiagDist(family, tensor(arrays, fam, f"u{m}_loc"), tensor(arrays, fam, f"u{m}_scale"))
+        z = q.loc + q.scale * tensor(arrays, fam, f"ueps{m}")
+        ps = tensor(arrays, fam, f"uprior{m}_scale")
+        prior = DiagDist(family, torch.zeros_like(ps), ps)
+        private.append(ForwardOutput([q], [z], {(0, 0): tensor(arrays, fam, f"udec{m}")}, prior,
+                                     [PixelLikelihood(family, DEC_SCALE, 1.0)], names=[name]))
+    return FactorisedOutput(shared, private, joint_decoder=False), xs

@@ -39,3 +39,16 @@ def test_golden_has_all_objectives():
     arrays, cases = G.load()
     names = set().union(*(c["expected"] for c in cases))
     assert set(MOE + UNI) <= names
+
+
+@pytest.mark.parametrize("case", [c for c in _cases() if c.values[0]["K"] == 1])
+def test_golden_factorised_seed_objectives(case):
+    arrays, _ = G.load()
+    out, xs = G.factorised_output(arrays, case["family"], case["llik_scaling"])
+    want = case["expected"]
+    got_all = OBJECTIVES.get("elbo_all").fn(out, xs).value.item()
+    assert got_all == pytest.approx(want["m_elbo_all"], rel=1e-6)
+    result = OBJECTIVES.get("infoNCE_naive").fn(out, xs)
+    assert result.value.item() == pytest.approx(want["m_infoNCE_naive"], rel=1e-6)
+    assert result.terms["infonce_ce_mnist"].item() == pytest.approx(want["infoNCE_ce_mnist"], rel=1e-6)
+    assert result.terms["infonce_ce_svhn"].item() == pytest.approx(want["infoNCE_ce_svhn"], rel=1e-6)

@@ -25,12 +25,13 @@ def run(args) -> int:
     import torch
 
     from ..errors import ConfigError
+    from ..models.build import generation_model
     from ..runs import load_run
     from ..viz.grids import save_grid, to_display
 
     loaded = load_run(args.run_dir)
     model, names = loaded.model, loaded.model.names
-    inner = getattr(model, "shared", model)  # the factorised model generates through its MMVAE
+    inner = generation_model(model)
     out_dir = Path(args.out or Path(args.run_dir) / "generated")
     for m in (args.source, args.target):
         if m is not None and m not in names:

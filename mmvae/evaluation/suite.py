@@ -7,7 +7,7 @@ import torch
 
 from ..config import EvalConfig, RunConfig
 from ..data.datasets import dataset_sources
-from ..models.build import model_kind
+from ..models.build import generation_model, model_kind
 from .classifiers import get_classifier
 from .coherence import cross_coherence, joint_coherence, synergy
 from .latent_probe import latent_accuracy
@@ -36,7 +36,7 @@ def evaluate(cfg: RunConfig, model, train, test, log=print, parts=("coherence", 
     e = eval_cfg or cfg.eval
     device = next(model.parameters()).device
     kind = model_kind(cfg.model)
-    gen_model = getattr(model, "shared", model)  # the factorised model generates through its MMVAE
+    gen_model = generation_model(model)
     seed = cfg.train.seed
     result: dict = {"model": cfg.model.model, "objective": cfg.train.obj, "dataset": cfg.data.dataset,
                     "n_test_pairs": len(test), "protocol": {}, "timings_s": {}}
@@ -62,11 +62,12 @@ def evaluate(cfg: RunConfig, model, train, test, log=print, parts=("coherence", 
             f"{'means' if e.probe_latent == 'mean' else 'samples'} of up to {e.probe_train} distinct training "
             f"pairs; accuracy on {len(test)} distinct test pairs")
         result["timings_s"]["latent_accuracy"] = time.perf_counter() - t
-    if "likelihood" in parts and e.iwae_K > 0:
+    iwae_model = getattr(model, "iwae_model", model)
+    if "likelihood" in parts and e.iwae_K > 0 and iwae_model is not None:
         t = time.perf_counter()
         n = min(e.iwae_pairs, len(test))
         subset = test.subset(torch.randperm(len(test), generator=torch.Generator().manual_seed(seed))[:n])
-        est = iwae_estimates(getattr(model, "iwae_model", model), subset, K=e.iwae_K, progress=cfg.train.progress)
+        est = iwae_estimates(iwae_model, subset, K=e.iwae_K, progress=cfg.train.progress)
         result["likelihood"] = est
         result["protocol"]["likelihood"] = (
             f"IWAE estimates with K={e.iwae_K} on {n} test pairs, in nats per pair, without likelihood "

@@ -53,3 +53,8 @@ def build_model(cfg: ModelConfig, modalities: list[ModalitySpec]):
         private_latent_dim=cfg.private_latent_dim or cfg.latent_dim,
         decoder=cfg.fission_decoder, **common,
     )
+
+
+def generation_model(model):
+    """What generation and coherence use: the model itself, or a factorised model's shared view."""
+    return model.view() if hasattr(model, "view") else model

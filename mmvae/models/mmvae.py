@@ -33,11 +33,14 @@ def evaluating(model: nn.Module) -> Iterator[nn.Module]:
 class Expert(nn.Module):
     """One modality's encoder q_φ(z | x) and decoder mean μ_θ(z)."""
 
-    def __init__(self, spec: ModalitySpec, latent_dim: int, net: NetSpec, scale_param: str):
+    def __init__(self, spec: ModalitySpec, latent_dim: int, net: NetSpec, scale_param: str,
+                 decoder_latent_dim: int | None = None):
         super().__init__()
         self.spec = spec
         self.scale_param = scale_param
         self.encoder, self.decoder = build_networks(spec.shape, latent_dim, net)
+        if decoder_latent_dim not in (None, latent_dim):  # decoders that read [z, extra] latents
+            self.decoder = build_networks(spec.shape, decoder_latent_dim, net)[1]
 
     def posterior_params(self, x: Tensor) -> tuple[Tensor, Tensor]:
         loc, raw = self.encoder(x)
@@ -62,6 +65,7 @@ class MMVAE(nn.Module):
         decoder_scale: float = 0.75,
         llik_scalings: Sequence[float] | None = None,
         nets: Sequence[NetSpec] | None = None,
+        decoder_latent_dim: int | None = None,
     ):
         super().__init__()
         if latent_dim < 1:
@@ -76,7 +80,7 @@ class MMVAE(nn.Module):
         if len(nets) != len(self.modalities):
             raise ConfigError("one network specification is needed per modality")
         self.experts = nn.ModuleList(
-            Expert(m, latent_dim, n, self.scale_param) for m, n in zip(self.modalities, nets)
+            Expert(m, latent_dim, n, self.scale_param, decoder_latent_dim) for m, n in zip(self.modalities, nets)
         )
         self.prior = Prior(latent_dim, self.family, self.scale_param, learn_prior)
         lams = list(llik_scalings) if llik_scalings is not None else auto_llik_scalings(self.modalities)

@@ -214,7 +214,7 @@ class Trainer:
             for _, xs, _ in self.test_data.batches(bs, shuffle=False, rank=self.dist.rank, world=self.dist.world):
                 out = self.model(xs, K=self.K, decodes=self.info.decodes)
                 sums.add(self.objective(out, xs), len(xs[0]))
-                if self.cfg.eval.test_K:
+                if self.cfg.eval.test_K and getattr(self.model, "iwae_model", self.model) is not None:
                     iw_sum += self.iwae_estimate(xs)
                     iw_n += len(xs[0])
         sums = self.dist.reduce_sums(sums)
