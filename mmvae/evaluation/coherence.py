@@ -86,3 +86,31 @@ def synergy(model, data: PairedData, classifiers: list, batch_size: int = 1000) 
     both = correct.all(0)
     return {"accuracy": float(both.float().mean()), "per_digit": _per_digit(both, labels),
             **{f"to_{n}": float(c.float().mean()) for n, c in zip(names, correct)}}
+
+
+@torch.no_grad()
+def unimodal_quality(model, data: PairedData, classifier, n_gen: int = 10_000, batch_size: int = 1000) -> dict:
+    """For a one-modality VAE: digit accuracy of reconstructions (z ~ q(z|x)), and for prior
+    samples the classifier's mean confidence and the entropy of the predicted digits (ln 10 when
+    every digit is generated equally often)."""
+    hits, labels_all = [], []
+    expert = model.experts[0]
+    with evaluating(model):
+        for xs, labels in _batches(data, batch_size):
+            z = model.encode(xs)[0].rsample(1)[0]
+            hits.append(classifier.predict(expert.decode(z)).cpu() == labels.cpu())
+            labels_all.append(labels.cpu())
+        probs = []
+        for start in range(0, n_gen, batch_size):
+            z = model.prior().rsample(min(batch_size, n_gen - start))[:, 0]
+            imgs = expert.decode(z)
+            logits = torch.cat([classifier.net(c.to(next(classifier.net.parameters()).device)) for c in imgs.split(2000)])
+            probs.append(logits.softmax(-1).cpu())
+    correct = torch.cat(hits)
+    probs = torch.cat(probs)
+    share = torch.bincount(probs.argmax(1), minlength=10).float() / len(probs)
+    entropy = float(-(share[share > 0] * share[share > 0].log()).sum())
+    return {"reconstruction_accuracy": float(correct.float().mean()),
+            "per_digit": _per_digit(correct, torch.cat(labels_all)),
+            "generation_confidence": float(probs.max(1).values.mean()),
+            "generation_digit_entropy": entropy}

@@ -9,6 +9,23 @@ from ..report.rows import format_value, metric_rows
 from .suite import evaluate
 
 
+def last_test_losses(run_dir: Path) -> dict:
+    """test_loss and the summed test KL terms of the run's last logged epoch, if any."""
+    import json
+
+    path = Path(run_dir) / "metrics.jsonl"
+    if not path.is_file() or not path.read_text().strip():
+        return {}
+    row = json.loads(path.read_text().strip().splitlines()[-1])
+    out = {}
+    if "test_loss" in row:
+        out["test_loss"] = row["test_loss"]
+    kls = [v for k, v in row.items() if k.startswith("test_kl_") or k.startswith("test_private_kl_")]
+    if kls:
+        out["test_kl"] = sum(kls)
+    return out
+
+
 def evaluate_and_report(cfg: RunConfig, model, run_dir: Path, train: PairedData | None, test: PairedData,
                         epochs: int, log=print, parts=("coherence", "latent", "likelihood")) -> dict:
     """Runs the suite on distinct pairs, writes metrics.json + report.md/html, prints the table."""
@@ -18,6 +35,7 @@ def evaluate_and_report(cfg: RunConfig, model, run_dir: Path, train: PairedData 
     test = test.distinct()
     metrics = evaluate(cfg, model, train, test, log=log, parts=parts)
     metrics["epochs"] = epochs
+    metrics.update(last_test_losses(run_dir))
     metrics["run_dir"] = str(run_dir)
     paths = write_report(run_dir, metrics)
     width = max((len(label) for label, _, _ in metric_rows(metrics)), default=10)

@@ -9,7 +9,7 @@ from ..config import EvalConfig, RunConfig
 from ..data.datasets import dataset_sources
 from ..models.build import generation_model, model_kind
 from .classifiers import get_classifier
-from .coherence import cross_coherence, joint_coherence, synergy
+from .coherence import cross_coherence, joint_coherence, synergy, unimodal_quality
 from .latent_probe import latent_accuracy
 from .likelihood import iwae_estimates
 
@@ -53,6 +53,15 @@ def evaluate(cfg: RunConfig, model, train, test, log=print, parts=("coherence", 
             f"per-modality digit classifiers; joint coherence over {e.joint_samples} prior samples; synergy "
             "from one joint-posterior sample per pair (all generated modalities must show the pair's digit)")
         result["timings_s"]["coherence"] = time.perf_counter() - t
+    if "coherence" in parts and kind == "unimodal":
+        t = time.perf_counter()
+        clfs, info = model_classifiers(cfg, model.names, device, log)
+        result["classifiers"] = info
+        result["generation_quality"] = unimodal_quality(model, test, clfs[0], n_gen=e.joint_samples)
+        result["protocol"]["generation_quality"] = (
+            "digit classifier on reconstructions of the test images (one posterior sample each) and on "
+            f"{e.joint_samples} prior samples (mean max-probability; entropy of the predicted digits, ln 10 = 2.30 at best)")
+        result["timings_s"]["generation_quality"] = time.perf_counter() - t
     if "latent" in parts and train is not None:
         t = time.perf_counter()
         result["latent_accuracy"] = latent_accuracy(model, train, test, probe_encoders(model),

@@ -42,15 +42,20 @@ def _label(cfg: dict, run_dir: Path) -> str:
     return label or run_dir.name
 
 
-def build_table(run_dirs: list[Path], group_by: str = "seed") -> tuple[list[str], list[str], dict]:
-    """(column labels, row labels, {(row, col): [values]})."""
+def build_table(run_dirs: list[Path], group_by: str = "seed", names: dict | None = None):
+    """(column labels, row labels, {"cells": {(row, col): [values]}, …}). ``names`` maps a run
+    folder to its column label; runs with the same label form one group."""
     columns: dict[str, list[tuple[dict, Path]]] = {}
     labels: dict[str, str] = {}
     for d in run_dirs:
         metrics, cfg = load_run_metrics(Path(d))
-        key = _group_key(cfg) if group_by == "seed" else str(d)
+        if names and Path(d) in names:
+            key = label = names[Path(d)]
+        else:
+            key = _group_key(cfg) if group_by == "seed" else str(d)
+            label = _label(cfg, Path(d)) if group_by == "seed" else Path(d).name
         columns.setdefault(key, []).append((metrics, Path(d)))
-        labels.setdefault(key, _label(cfg, Path(d)) if group_by == "seed" else Path(d).name)
+        labels.setdefault(key, label)
     # make duplicate labels unique
     seen: dict[str, int] = {}
     col_names = []
@@ -102,11 +107,13 @@ def render(col_names, row_names, data) -> dict[str, str]:
     return {"md": "\n".join(md) + "\n", "csv": buf.getvalue(), "html": page}
 
 
-def compare(run_dirs: list[str | Path], out_prefix: str | Path, group_by: str = "seed") -> dict[str, Path]:
+def compare(run_dirs: list[str | Path], out_prefix: str | Path, group_by: str = "seed",
+            names: dict | None = None) -> dict[str, Path]:
     if not run_dirs:
         raise ConfigError("Give at least one run folder to compare.")
     unique = list(dict.fromkeys(Path(d).resolve() for d in run_dirs))
-    texts = render(*build_table(unique, group_by))
+    names = {Path(k).resolve(): v for k, v in (names or {}).items()}
+    texts = render(*build_table(unique, group_by, names))
     out = {}
     for ext, text in texts.items():
         path = Path(f"{out_prefix}.{ext}")

@@ -15,6 +15,14 @@ def metric_rows(metrics: dict) -> list[tuple[str, float, str]]:
         rows.append(("Joint coherence", 100 * metrics["joint_coherence"]["accuracy"], "%"))
     if "synergy" in metrics:
         rows.append(("Synergy (joint posterior)", 100 * metrics["synergy"]["accuracy"], "%"))
+    if "generation_quality" in metrics:
+        g = metrics["generation_quality"]
+        rows.append(("Reconstruction digit accuracy", 100 * g["reconstruction_accuracy"], "%"))
+        rows.append(("Generation classifier confidence", 100 * g["generation_confidence"], "%"))
+        rows.append(("Generated digit entropy", g["generation_digit_entropy"], "nats"))
+    for key, label in (("test_loss", "Test loss (−objective per item)"), ("test_kl", "Test KL(q‖p) per item")):
+        if key in metrics:
+            rows.append((label, metrics[key], "nats"))
     for name, v in metrics.get("latent_accuracy", {}).items():
         rows.append((f"Latent accuracy {pretty(name)}", 100 * v, "%"))
     for name, v in metrics.get("likelihood", {}).items():
@@ -23,4 +31,6 @@ def metric_rows(metrics: dict) -> list[tuple[str, float, str]]:
 
 
 def format_value(value: float, unit: str) -> str:
-    return f"{value:.2f}%" if unit == "%" else f"{value:.1f}"
+    if unit == "%":
+        return f"{value:.2f}%"
+    return f"{value:.3f}" if abs(value) < 10 else f"{value:.1f}"

@@ -1,0 +1,51 @@
+"""Runs a study: trains and evaluates each run (finished runs are skipped, interrupted ones
+resumed), then writes the comparison table, study figures and a README into the study folder."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from ..report.compare import compare
+from ..training.checkpoint import atomic_write_text, has_checkpoint
+from .figures import study_figures
+from .presets import Study
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9.]+", "-", text).strip("-").lower()
+
+
+def run_study(study: Study, out_dir: str | Path, log=print) -> Path:
+    from .. import pipeline
+
+    out_dir = Path(out_dir)
+    run_dirs: dict[Path, str] = {}
+    for i, (label, cfg) in enumerate(study.runs, 1):
+        run_dir = out_dir / "runs" / f"{slug(label)}-seed{cfg.train.seed}"
+        cfg.run_dir, cfg.experiment = str(run_dir), study.name
+        run_dirs[run_dir] = label
+        if (run_dir / "metrics.json").is_file():
+            log(f"[{i}/{len(study.runs)}] {label} (seed {cfg.train.seed}): done before, skipped")
+            continue
+        log(f"[{i}/{len(study.runs)}] {label} (seed {cfg.train.seed}) → {run_dir}")
+        pipeline.train(cfg, resume=has_checkpoint(run_dir))
+    paths = compare(list(run_dirs), out_dir / "comparison", names=run_dirs)
+    figures = study_figures(study, run_dirs, out_dir)
+    write_study_readme(study, out_dir, paths["md"].read_text(), figures, run_dirs)
+    log(f"study report: {out_dir / 'README.md'}")
+    return out_dir
+
+
+def write_study_readme(study: Study, out_dir: Path, table: str, figures: list[Path], run_dirs) -> Path:
+    first = next(iter(study.runs))[1]
+    seeds = sorted({c.train.seed for _, c in study.runs})
+    d, t = first.data, first.train
+    setting = (f"dataset `{d.dataset}`, max_d {d.max_d}, dm {d.dm}, {t.epochs} epochs"
+               f"{f' of at most {t.max_steps} steps' if t.max_steps else ''}, batch {t.batch_size}, seeds {seeds}")
+    lines = [f"# Study: {study.name}", "", study.description, "", f"Setting: {setting}.", "",
+             f"Full setting's expected run time: {study.full_runtime}." if study.full_runtime else "",
+             "", table, ""]
+    lines += [f"![{p.stem}]({p.relative_to(out_dir).as_posix()})" for p in figures]
+    path = out_dir / "README.md"
+    atomic_write_text(path, "\n".join(lines) + "\n")
+    return path
