@@ -31,7 +31,9 @@ class Dist:
         from torch.nn.parallel import DistributedDataParallel as DDP
 
         ids = [self.device.index] if self.device is not None and self.device.type == "cuda" else None
-        return DDP(model, device_ids=ids, find_unused_parameters=False)
+        # The factorised model's CLUB critics are used only by the fission objective.
+        unused = hasattr(model, "critics")
+        return DDP(model, device_ids=ids, find_unused_parameters=unused)
 
     def reduce_sums(self, sums):
         if not self.active:
