@@ -81,8 +81,8 @@ class TrainConfig:
     dreg_as_released: bool = False  # reproduce the original's DReG (hook never fires)
     objective_weights: dict[str, float] = field(default_factory=dict)  # fummvae term weights
     compile: bool = False  # torch.compile the model
-    bf16: bool = False  # bf16 autocast (CUDA only)
-    channels_last: bool = False  # channels_last memory format for conv nets
+    bf16: bool = False  # bf16 autocast of the networks (GPU, or CPUs with bf16 units)
+    channels_last: bool = True  # channels_last memory format for conv weights (+13% on CPU here)
     max_steps: int = 0  # stop each epoch after N steps (0: full epochs); for smoke runs
     progress: bool = True  # progress bars
 

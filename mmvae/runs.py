@@ -44,4 +44,6 @@ def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> LoadedR
     model = build_model(cfg.model, modalities_for(cfg))
     load_model_state(model, tensors, source=str(run_dir))
     model.to(device).eval()
+    if cfg.train.channels_last:
+        model = model.to(memory_format=torch.channels_last)
     return LoadedRun(run_dir, cfg, model, meta)

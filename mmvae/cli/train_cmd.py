@@ -79,8 +79,10 @@ OPTIONS = [
         (["--dreg-as-released"], "train.dreg_as_released", {"action": "store_const", "const": True},
          "reproduce the original DReG, whose gradient hook never fires"),
         (["--compile"], "train.compile", {"action": "store_const", "const": True}, "torch.compile the model"),
-        (["--bf16"], "train.bf16", {"action": "store_const", "const": True}, "bf16 autocast (CUDA)"),
-        (["--channels-last"], "train.channels_last", {"action": "store_const", "const": True}, "channels_last conv layout"),
+        (["--bf16"], "train.bf16", {"action": "store_const", "const": True},
+         "bf16 autocast of the networks (GPU; CPUs with bf16 units); see docs/performance.md"),
+        (["--no-channels-last"], "train.channels_last", {"action": "store_const", "const": False},
+         "keep conv weights in the default layout (channels_last is the default)"),
         (["--no-progress"], "train.progress", {"action": "store_const", "const": False}, "no progress bars"),
     ]),
     ("Evaluation and figures", [

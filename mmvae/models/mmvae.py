@@ -49,7 +49,9 @@ class Expert(nn.Module):
     def decode(self, z: Tensor) -> Tensor:
         """Decoder means for z of shape [..., D] → [..., C, H, W]."""
         lead = z.shape[:-1]
-        return self.decoder(z.reshape(-1, z.shape[-1])).view(*lead, *self.spec.shape)
+        mean = self.decoder(z.reshape(-1, z.shape[-1]))
+        # float: under bf16 autocast the likelihood still sums 784–3072 pixels in float32
+        return mean.float().view(*lead, *self.spec.shape)
 
 
 class MMVAE(nn.Module):

@@ -61,6 +61,11 @@ class Trainer:
                  callbacks: list | None = None):
         self.cfg, self.run_dir, self.model = cfg, Path(run_dir), model
         self.objective, self.info, self.K = objective, objective_info, K
+        self.test_objective = objective
+        if "dreg" in objective_info.name:  # DReG's value is a gradient surrogate; test with its IWAE bound
+            from ..objectives import OBJECTIVES
+
+            self.test_objective = OBJECTIVES.get(objective_info.name.replace("dreg", "iwae")).fn
         self.train_data, self.test_data, self.figure_batch = train_data, test_data, figure_batch
         self.dist = dist or Dist()
         self.callbacks = callbacks or []
@@ -74,8 +79,10 @@ class Trainer:
         self.epoch, self.step, self.global_step = 1, 0, 0
         self.sums = EpochSums()
         self.step_trace: list[dict] = []
-        self.autocast = (torch.autocast("cuda", dtype=torch.bfloat16)
-                         if t.bf16 and next(model.parameters()).is_cuda else None)
+        # bf16 autocast runs the networks in bf16; decoder means are cast back to float32 before
+        # the likelihood sums (Expert.decode), and objectives are computed in float32.
+        device_type = next(model.parameters()).device.type
+        self.autocast = torch.autocast(device_type, dtype=torch.bfloat16) if t.bf16 else None
 
     # ------------------------------------------------------------------ state
 
@@ -213,7 +220,7 @@ class Trainer:
         with evaluating(self.model):
             for _, xs, _ in self.test_data.batches(bs, shuffle=False, rank=self.dist.rank, world=self.dist.world):
                 out = self.model(xs, K=self.K, decodes=self.info.decodes)
-                sums.add(self.objective(out, xs), len(xs[0]))
+                sums.add(self.test_objective(out, xs), len(xs[0]))
                 if self.cfg.eval.test_K and getattr(self.model, "iwae_model", self.model) is not None:
                     iw_sum += self.iwae_estimate(xs)
                     iw_n += len(xs[0])

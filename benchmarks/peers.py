@@ -1,0 +1,78 @@
+"""MultiVae 1.0.3's MMVAE built with the same networks and distributions as ours (benchmark only).
+
+MultiVae needs torchvision only for datasets and image utilities; where the installed
+torchvision wheel cannot load its operators (CUDA build on a CPU machine), a stub module lets the
+import proceed, and everything timed is MultiVae's own code.
+"""
+from __future__ import annotations
+
+import sys
+import types
+
+import torch
+from torch import nn
+
+
+def import_multivae():
+    sys.modules.setdefault("torchvision._meta_registrations", types.ModuleType("torchvision._meta_registrations"))
+    import multivae  # noqa: F401
+    from multivae.data.datasets.base import MultimodalBaseDataset
+    from multivae.models import MMVAE, MMVAEConfig
+    from pythae.models.base.base_utils import ModelOutput
+    from pythae.models.nn import BaseDecoder, BaseEncoder
+
+    return MMVAE, MMVAEConfig, MultimodalBaseDataset, ModelOutput, BaseEncoder, BaseDecoder
+
+
+def multivae_mmvae(our_model, loss: str, K: int, learn_prior: bool = False):
+    """A MultiVae MMVAE whose encoders/decoders are (copies of) our experts' networks."""
+    import copy
+
+    MMVAE, MMVAEConfig, _, ModelOutput, BaseEncoder, BaseDecoder = import_multivae()
+
+    class Enc(BaseEncoder):
+        def __init__(self, net):
+            BaseEncoder.__init__(self)
+            self.net = net
+
+        def forward(self, x):
+            loc, raw = self.net(x)
+            return ModelOutput(embedding=loc, log_covariance=raw)
+
+    class Dec(BaseDecoder):
+        def __init__(self, net):
+            BaseDecoder.__init__(self)
+            self.net = net
+
+        def forward(self, z):
+            return ModelOutput(reconstruction=self.net(z))
+
+    names = our_model.names
+    shapes = {e.spec.name: tuple(e.spec.shape) for e in our_model.experts}
+    dist = "laplace_with_softmax" if our_model.family.name == "Laplace" else "normal"
+    lik = "laplace" if our_model.family.name == "Laplace" else "normal"
+    cfg = MMVAEConfig(
+        n_modalities=len(names), latent_dim=our_model.latent_dim, input_dims=shapes,
+        uses_likelihood_rescaling=True,
+        rescale_factors={n: lk.llik_scaling for n, lk in zip(names, our_model.likelihoods)},
+        decoders_dist={n: lik for n in names}, decoder_dist_params={n: {"scale": 0.75} for n in names},
+        K=K, prior_and_posterior_dist=dist, learn_prior=learn_prior, loss=loss,
+    )
+    encoders = {n: Enc(copy.deepcopy(e.encoder)) for n, e in zip(names, our_model.experts)}
+    decoders = {n: Dec(copy.deepcopy(e.decoder)) for n, e in zip(names, our_model.experts)}
+    return MMVAE(cfg, encoders, decoders)
+
+
+def multivae_step_fn(model, names):
+    """(xs) -> loss tensor for a MultiVae model."""
+    _, _, MultimodalBaseDataset, *_ = import_multivae()
+
+    def step(xs):
+        batch = MultimodalBaseDataset(data=dict(zip(names, xs)), labels=torch.zeros(len(xs[0]), dtype=torch.long))
+        return model(batch).loss
+
+    return step
+
+
+def parameter_count(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
