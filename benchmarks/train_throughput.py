@@ -97,7 +97,8 @@ def main() -> None:
     ap.add_argument("--peers", action="store_true", help="also time MultiVae's MMVAE (pip install '.[bench]')")
     ap.add_argument("--only", nargs="+", help="objective names to run")
     ap.add_argument("--json", help="write the results as JSON here")
-    ap.add_argument("--channels-last", action="store_true", help="channels_last conv weights")
+    ap.add_argument("--no-channels-last", dest="channels_last", action="store_false",
+                    help="keep conv weights in the default layout (mmvae trains channels_last by default)")
     ap.add_argument("--compile", action="store_true", help="torch.compile the model's networks")
     ap.add_argument("--bf16", action="store_true", help="bf16 autocast (networks only)")
     args = ap.parse_args()
