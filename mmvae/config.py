@@ -33,7 +33,7 @@ def _default_nets() -> dict[str, NetSpec]:
 class DataConfig:
     """Which paired data, where it lives and how it is paired."""
 
-    dataset: str = "synthetic"  # synthetic | mnist_svhn | mnist_synthsvhn | synthmnist_svhn
+    dataset: str = "auto"  # auto | synthetic | mnist_svhn | mnist_synthsvhn | synthmnist_svhn
     data_dir: str | None = None  # real MNIST/SVHN files; downloads go here ($MMVAE_DATA, ./data)
     download: bool = False  # fetch missing real files from the official mirrors
     verify: bool = True  # check MD5s of real files
@@ -255,7 +255,8 @@ def validate(cfg: RunConfig) -> RunConfig:
     from .data.datasets import DATASETS
 
     d, m, t, e = cfg.data, cfg.model, cfg.train, cfg.eval
-    DATASETS.get(d.dataset)
+    if d.dataset != "auto":
+        DATASETS.get(d.dataset)
     for k in ("max_d", "dm", "synthetic_train", "synthetic_test"):
         _positive(getattr(d, k), f"data.{k}")
     _positive(d.test_max_d, "data.test_max_d")

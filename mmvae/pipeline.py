@@ -145,6 +145,12 @@ def prepare_run_dir(run_dir: Path, cfg: RunConfig, resume: bool) -> None:
 def train(cfg: RunConfig, resume: bool = False, callbacks=None) -> Path:
     """Trains (or resumes) a run and returns its folder."""
     validate(cfg)
+    if cfg.data.dataset == "auto":
+        from .data.datasets import resolve_dataset
+
+        cfg.data.dataset, reason = resolve_dataset(cfg.data)
+        if is_rank_zero():
+            print(f"dataset: {cfg.data.dataset} ({reason})")
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
     dist, dist_device = from_environment(cfg.train.device)

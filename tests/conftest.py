@@ -34,6 +34,7 @@ def tiny_config(**train):
     from mmvae.config import RunConfig
 
     cfg = RunConfig()
+    cfg.data.dataset = "synthetic"
     cfg.data.synthetic_train, cfg.data.synthetic_test = 300, 100
     cfg.data.max_d, cfg.data.dm = 30, 2
     cfg.model.latent_dim = 4

@@ -13,7 +13,7 @@ from mmvae.cli.train_cmd import config_from_args
 SEED_FLAGS = ["--model", "--obj", "--batch-size", "--epochs", "--latent-dim", "--K", "--decoder_scale",
               "--fBase", "--max_d", "--dm", "--distr", "--no_conv", "--hidden_dims", "--learn-prior",
               "--llik_scaling", "--seed", "--experiment", "--looser"]
-TINY = ["--synthetic-train", "300", "--synthetic-test", "100", "--max_d", "30", "--dm", "2",
+TINY = ["--dataset", "synthetic", "--synthetic-train", "300", "--synthetic-test", "100", "--max_d", "30", "--dm", "2",
         "--latent-dim", "4", "--no_conv", "--hidden_dims", "32", "--batch-size", "50", "--no-progress"]
 
 

@@ -15,8 +15,9 @@ S = argparse.SUPPRESS
 # primary names and the dashed forms are aliases.
 OPTIONS = [
     ("Data", [
-        (["--dataset"], "data.dataset", {}, "paired data: synthetic (default, generated, no download), "
-         "mnist_svhn (real), mnist_synthsvhn (real MNIST + synthetic street digits), synthmnist_svhn"),
+        (["--dataset"], "data.dataset", {}, "paired data: auto (default: mnist_svhn when the real files "
+         "are in --data-dir, mnist_synthsvhn with MNIST only, else synthetic), synthetic (generated, no "
+         "download), mnist_svhn (real), mnist_synthsvhn (real MNIST + synthetic street digits), synthmnist_svhn"),
         (["--data-dir"], "data.data_dir", {"metavar": "DIR"}, "folder with the real MNIST/SVHN files; "
          "downloads go here (default $MMVAE_DATA or ./data)"),
         (["--download"], "data.download", {"action": "store_const", "const": True},

@@ -17,6 +17,26 @@ DATASETS.register("mnist_synthsvhn", description="real MNIST + synthetic street 
 DATASETS.register("synthmnist_svhn", description="synthetic handwriting + real SVHN")(("synthmnist", "svhn"))
 
 
+def resolve_dataset(cfg) -> tuple[str, str]:
+    """(dataset, reason) for ``dataset: auto``: real MNIST–SVHN when both are present (or may be
+    downloaded), real MNIST with synthetic street digits when only MNIST is, else synthetic."""
+    if cfg.dataset != "auto":
+        return cfg.dataset, "as configured"
+    from .mnist import FILES as MNIST_FILES
+    from .sources import mnist_dir, svhn_dir
+    from .svhn import FILES as SVHN_FILES
+
+    stem = MNIST_FILES[("train", "labels")][0]
+    m = mnist_dir(cfg.data_dir)
+    has_mnist = (m / stem).is_file() or (m / (stem + ".gz")).is_file()
+    has_svhn = (svhn_dir(cfg.data_dir) / SVHN_FILES["train"][0]).is_file()
+    if cfg.download or (has_mnist and has_svhn):
+        return "mnist_svhn", "real MNIST and SVHN found" if not cfg.download else "--download given"
+    if has_mnist:
+        return "mnist_synthsvhn", f"real MNIST found in {m}, no SVHN: pairing it with synthetic street digits"
+    return "synthetic", "no real MNIST/SVHN found (pass --data-dir): using the embedded synthetic digits"
+
+
 def dataset_sources(name: str) -> list:
     return [SOURCES.get(s) for s in DATASETS.get(name)]
 
@@ -27,7 +47,7 @@ def load_source(source_name: str, split: str, cfg):
 
 def load_paired(cfg, split: str) -> PairedData:
     """The label-matched pairs of the configured dataset's modalities for ``split``."""
-    sources = dataset_sources(cfg.dataset)
+    sources = dataset_sources(resolve_dataset(cfg)[0])
     loaded = [s.load(split, cfg) for s in sources]
     max_d = cfg.max_d if split == "train" or cfg.test_max_d is None else cfg.test_max_d
     labels = [y for _, y in loaded]
@@ -56,7 +76,7 @@ def load_paired(cfg, split: str) -> PairedData:
 
 def load_unimodal(cfg, slot: str, split: str) -> PairedData:
     """All images of the dataset's ``slot`` modality (mnist or svhn) as one-modality data."""
-    sources = [s for s in dataset_sources(cfg.dataset) if s.slot == slot]
+    sources = [s for s in dataset_sources(resolve_dataset(cfg)[0]) if s.slot == slot]
     if not sources:
         raise ConfigError(f"Dataset '{cfg.dataset}' has no '{slot}' modality.")
     s = sources[0]

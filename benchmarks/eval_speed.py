@@ -1,0 +1,66 @@
+"""Time of the evaluation suite on 10,000 test pairs, of the per-epoch test pass, and of the
+IWAE likelihood estimates (K=1000 on 1,000 pairs), excluding classifier training.
+
+    python benchmarks/eval_speed.py [--arch seed|paper] [--iwae-pairs 1000] [--iwae-K 1000]
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+from train_throughput import MODS, fake_pairs, model_config
+
+from mmvae.evaluation.classifiers import Classifier, DigitClassifier
+from mmvae.evaluation.coherence import cross_coherence, joint_coherence, synergy
+from mmvae.evaluation.latent_probe import latent_accuracy
+from mmvae.evaluation.likelihood import iwae_estimates
+from mmvae.evaluation.suite import probe_encoders
+from mmvae.models.build import build_model
+from mmvae.objectives import OBJECTIVES
+
+
+def timed(label, fn):
+    t = time.perf_counter()
+    out = fn()
+    dt = time.perf_counter() - t
+    print(f"{label:45s} {dt:7.1f} s", flush=True)
+    return dt, out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--arch", choices=("paper", "seed"), default="seed")
+    ap.add_argument("--iwae-K", type=int, default=1000)
+    ap.add_argument("--iwae-pairs", type=int, default=1000)
+    args = ap.parse_args()
+    torch.manual_seed(0)
+    model = build_model(model_config(args.arch, "Normal"), MODS).to(memory_format=torch.channels_last).eval()
+    test, train = fake_pairs(10_000), fake_pairs(20_000)
+    clfs = [Classifier(s.name, DigitClassifier(s.shape).eval(), 0.0, None) for s in MODS]
+    info = OBJECTIVES.get("m_elbo_naive")
+
+    def test_pass():
+        with torch.inference_mode():
+            for _, xs, _ in test.batches(512, shuffle=False):
+                info.fn(model(xs, K=1, decodes=info.decodes), xs)
+
+    total = 0.0
+    timed("per-epoch test pass (m_elbo_naive, 10k pairs)", test_pass)
+    for label, fn in [
+        ("cross coherence, both directions (10k pairs)", lambda: cross_coherence(model, test, clfs)),
+        ("joint coherence (10k prior samples)", lambda: joint_coherence(model, clfs, n=10_000)),
+        ("synergy (10k pairs)", lambda: synergy(model, test, clfs)),
+        ("latent accuracy, both modalities (20k/10k)", lambda: latent_accuracy(model, train, test, probe_encoders(model))),
+    ]:
+        dt, _ = timed(label, fn)
+        total += dt
+    print(f"{'suite total (excluding classifier training)':45s} {total:7.1f} s")
+    subset = test.head(args.iwae_pairs)
+    timed(f"IWAE K={args.iwae_K} on {args.iwae_pairs} pairs (all estimates)",
+          lambda: iwae_estimates(model, subset, K=args.iwae_K, progress=False))
+
+
+if __name__ == "__main__":
+    main()
