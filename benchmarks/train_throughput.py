@@ -23,6 +23,7 @@ from mmvae.models.build import build_model
 from mmvae.models.modality import ModalitySpec
 from mmvae.nets.registry import NetSpec
 from mmvae.objectives import OBJECTIVES
+from mmvae.training.trainer import make_optimizer
 
 MODS = [ModalitySpec("mnist", (1, 28, 28)), ModalitySpec("svhn", (3, 32, 32))]
 CASES = [("m_elbo_naive", 1), ("m_elbo", 1), ("m_iwae", 1), ("m_iwae_looser", 1), ("m_dreg", 1),
@@ -49,7 +50,7 @@ def fake_pairs(n: int = 4096) -> PairedData:
 
 
 def time_steps(step, params, data: PairedData, batch: int, steps: int, repeats: int, warmup: int = 3):
-    opt = torch.optim.Adam(params, lr=1e-4, amsgrad=True)
+    opt = make_optimizer(params, 1e-4, True)  # the trainer's optimizer, for both libraries
     rates = []
     batches = data.batches(batch, seed=0, epoch=0)
     for r in range(repeats + 1):
