@@ -49,8 +49,9 @@ def fake_pairs(n: int = 4096) -> PairedData:
                       rep=torch.zeros(n, dtype=torch.long))
 
 
-def time_steps(step, params, data: PairedData, batch: int, steps: int, repeats: int, warmup: int = 3):
-    opt = make_optimizer(params, 1e-4, True)  # the trainer's optimizer, for both libraries
+def time_steps(step, params, data: PairedData, batch: int, steps: int, repeats: int, warmup: int = 3,
+               fused: bool = True):
+    opt = make_optimizer(params, 1e-4, True) if fused else torch.optim.Adam(params, lr=1e-4, amsgrad=True)
     rates = []
     batches = data.batches(batch, seed=0, epoch=0)
     for r in range(repeats + 1):
@@ -97,6 +98,9 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--peers", action="store_true", help="also time MultiVae's MMVAE (pip install '.[bench]')")
     ap.add_argument("--only", nargs="+", help="objective names to run")
+    ap.add_argument("--peer-as-shipped", action="store_true",
+                    help="give MultiVae default-layout networks and plain Adam (as its own trainer uses), "
+                         "instead of the same channels_last networks and fused Adam as ours")
     ap.add_argument("--json", help="write the results as JSON here")
     ap.add_argument("--no-channels-last", dest="channels_last", action="store_false",
                     help="keep conv weights in the default layout (mmvae trains channels_last by default)")
@@ -129,8 +133,11 @@ def main() -> None:
             from peers import multivae_mmvae, multivae_step_fn
 
             mv = multivae_mmvae(model, name[2:], K)
+            if args.peer_as_shipped:
+                mv = mv.to(memory_format=torch.contiguous_format)
             step = multivae_step_fn(mv, model.names)
-            mmed, mlo, mhi = time_steps(step, list(mv.parameters()), data, args.batch, steps, args.repeats)
+            mmed, mlo, mhi = time_steps(step, list(mv.parameters()), data, args.batch, steps, args.repeats,
+                                        fused=not args.peer_as_shipped)
             row.update(multivae=mmed, multivae_min=mlo, multivae_max=mhi, ratio=med / mmed)
         rows.append(row)
         peer = (f" | MultiVae {row['multivae']:8.1f} ({row['multivae_min']:.1f}–{row['multivae_max']:.1f})"

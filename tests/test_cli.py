@@ -165,3 +165,15 @@ def test_evaluate_needs_a_checkpoint(tmp_path, capsys):
     assert main(["evaluate", str(tmp_path)]) == 2
     err = " ".join(capsys.readouterr().err.split())
     assert "has no checkpoint" in err and not (tmp_path / "report.html").exists()
+
+
+def test_presets_load_and_validate():
+    from mmvae.cli.train_cmd import load_preset, preset_names
+    from mmvae.config import validate
+
+    assert {"quickstart", "seed", "paper"} <= set(preset_names())
+    paper = validate(load_preset("paper"))
+    assert (paper.model.distr, paper.train.obj, paper.train.looser, paper.train.K) == ("Laplace", "dreg", True, 30)
+    assert paper.model.nets["mnist"].arch == "fc" and paper.model.nets["svhn"].fbase == 32
+    seed = validate(load_preset("seed"))
+    assert (seed.train.obj, seed.model.distr, seed.data.dm) == ("elbo_naive", "Normal", 30)
