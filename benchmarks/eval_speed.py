@@ -9,7 +9,6 @@ import argparse
 import time
 
 import torch
-
 from train_throughput import MODS, fake_pairs, model_config
 
 from mmvae.evaluation.classifiers import Classifier, DigitClassifier

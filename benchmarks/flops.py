@@ -14,7 +14,6 @@ import time
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
-
 from train_throughput import CASES, MODS, fake_pairs, model_config, ours_step
 
 from mmvae.models.build import build_model
