@@ -235,3 +235,13 @@ def test_compare_groups_seeds(tmp_path):
     assert "<table id='comparison'>" in paths["html"].read_text()
     ungrouped = compare(runs, tmp_path / "out" / "flat", group_by="none").get("md").read_text()
     assert "40.00%" in ungrouped and "60.00%" in ungrouped
+
+
+def test_last_test_losses_sums_every_kl(tmp_path):
+    from mmvae.evaluation.final import last_test_losses
+
+    rows = [{"epoch": 1, "test_loss": 9.0, "test_kl_a": 1.0},
+            {"epoch": 2, "test_loss": 5.0, "test_shared_kl_mnist": 1.0, "test_private_kl_mnist": 2.0,
+             "test_kl_svhn": 4.0, "test_critic_nll_mnist": 100.0}]
+    (tmp_path / "metrics.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    assert last_test_losses(tmp_path) == {"test_loss": 5.0, "test_kl": 7.0}

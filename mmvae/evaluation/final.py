@@ -1,6 +1,7 @@
 """Evaluating a run folder end to end: load, measure, write the report."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from ..config import RunConfig
@@ -20,7 +21,7 @@ def last_test_losses(run_dir: Path) -> dict:
     out = {}
     if "test_loss" in row:
         out["test_loss"] = row["test_loss"]
-    kls = [v for k, v in row.items() if k.startswith("test_kl_") or k.startswith("test_private_kl_")]
+    kls = [v for k, v in row.items() if re.match(r"test_((shared|private)_)?kl_", k)]
     if kls:
         out["test_kl"] = sum(kls)
     return out
