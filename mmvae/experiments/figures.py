@@ -18,7 +18,9 @@ def _panel(images: list[tuple[str, Path]], path: Path, cols: int) -> Path | None
     if not images:
         return None
     rows = (len(images) + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(3 * cols, 3.2 * rows), squeeze=False)
+    h, w = matplotlib.image.imread(images[0][1]).shape[:2]
+    width = 3 if w <= h * 1.2 else 6  # wide images (UMAP panels) get wider cells
+    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, width * h / w * rows + 0.4 * rows), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for ax, (title, p) in zip(axes.flat, images):
