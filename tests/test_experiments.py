@@ -43,3 +43,18 @@ def test_runner_writes_table_and_skips_finished_runs(tmp_path):
     logs.clear()
     run_study(study, tmp_path / "study", log=logs.append)
     assert sum("skipped" in line for line in logs) == 2
+
+
+def test_architecture_ranking(tmp_path):
+    import json
+
+    from mmvae.experiments.runner import ranking
+
+    dirs = {}
+    for label, loss in [("mnist fc-512", 30.0), ("mnist conv-32", 10.0), ("svhn conv-16", 5.0)]:
+        d = tmp_path / label.replace(" ", "_")
+        d.mkdir()
+        (d / "metrics.json").write_text(json.dumps({"test_loss": loss}))
+        dirs[d] = label
+    lines = ranking(dirs)
+    assert "- mnist: conv-32 (10.0) < fc-512 (30.0)" in lines and "- svhn: conv-16 (5.0)" in lines

@@ -36,6 +36,23 @@ def run_study(study: Study, out_dir: str | Path, log=print) -> Path:
     return out_dir
 
 
+def ranking(run_dirs: dict[Path, str]) -> list[str]:
+    """Markdown lines ranking the variants of each modality by mean test loss (lower first)."""
+    import json
+    import statistics
+
+    losses: dict[str, list[float]] = {}
+    for run_dir, label in run_dirs.items():
+        m = json.loads((run_dir / "metrics.json").read_text())
+        if "test_loss" in m:
+            losses.setdefault(label, []).append(m["test_loss"])
+    lines = ["", "Ranked by test loss (−ELBO per image, lower is better):", ""]
+    for slot in sorted({label.split()[0] for label in losses}):
+        ranked = sorted((statistics.fmean(v), k) for k, v in losses.items() if k.split()[0] == slot)
+        lines.append(f"- {slot}: " + " < ".join(f"{k.split(' ', 1)[1]} ({v:.1f})" for v, k in ranked))
+    return lines + [""]
+
+
 def write_study_readme(study: Study, out_dir: Path, table: str, figures: list[Path], run_dirs) -> Path:
     first = next(iter(study.runs))[1]
     seeds = sorted({c.train.seed for _, c in study.runs})
@@ -45,6 +62,8 @@ def write_study_readme(study: Study, out_dir: Path, table: str, figures: list[Pa
     lines = [f"# Study: {study.name}", "", study.description, "", f"Setting: {setting}.", "",
              f"Full setting's expected run time: {study.full_runtime}." if study.full_runtime else "",
              "", table, ""]
+    if study.figures == "architecture":
+        lines += ranking(run_dirs)
     lines += [f"![{p.stem}]({p.relative_to(out_dir).as_posix()})" for p in figures]
     path = out_dir / "README.md"
     atomic_write_text(path, "\n".join(lines) + "\n")
