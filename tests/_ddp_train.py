@@ -20,4 +20,4 @@ class SaveWeights(Callback):
 
 
 cfg = RunConfig.from_yaml(sys.argv[1])
-pipeline.train(cfg, callbacks=[SaveWeights(sys.argv[2])])
+pipeline.train(cfg, resume=len(sys.argv) > 3 and sys.argv[3] == "resume", callbacks=[SaveWeights(sys.argv[2])])

@@ -28,6 +28,37 @@ def _rows(run):
     return [json.loads(line) for line in (Path(run) / "metrics.jsonl").read_text().splitlines()]
 
 
+def _torchrun(cfg, out_dir, *extra):
+    cfg_path = Path(out_dir) / "cfg.yaml"
+    cfg.save(cfg_path)
+    env = {**os.environ, "MMVAE_PROGRESS": "0", "OMP_NUM_THREADS": "1",
+           "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
+         "--master_port", str(_free_port()), str(HELPER), str(cfg_path), str(out_dir), *extra],
+        capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+@pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed is not built in")
+def test_two_rank_resume_matches_uninterrupted(tmp_path):
+    """2 ranks for 1 epoch, then resumed to 2 epochs, end where 2 ranks for 2 epochs end."""
+    def cfg(epochs, name):
+        c = tiny_config(epochs=epochs, batch_size=25, obj="elbo_naive")
+        c.run_dir, c.train.device = str(tmp_path / name), "cpu"
+        return c
+
+    for name in ("full", "cut"):
+        (tmp_path / f"w_{name}").mkdir()
+    _torchrun(cfg(2, "full"), tmp_path / "w_full")
+    _torchrun(cfg(1, "cut"), tmp_path / "w_cut")
+    _torchrun(cfg(2, "cut"), tmp_path / "w_cut", "resume")
+    a = load_file(tmp_path / "w_full" / "rank0.safetensors")
+    b = load_file(tmp_path / "w_cut" / "rank1.safetensors")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert [r["epoch"] for r in _rows(tmp_path / "cut")] == [1, 2]
+
+
 @pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed is not built in")
 def test_two_gloo_ranks_match_one_process(tmp_path):
     # 2 ranks × 25 = global batch 50 on 600 pairs. The ranks draw their own posterior noise, so
@@ -36,16 +67,8 @@ def test_two_gloo_ranks_match_one_process(tmp_path):
     ddp = tiny_config(epochs=3, batch_size=25, obj="elbo_naive")
     ddp.run_dir = str(tmp_path / "ddp")
     ddp.train.device = "cpu"
-    cfg_path = tmp_path / "ddp.yaml"
-    ddp.save(cfg_path)
     (tmp_path / "weights").mkdir()
-    env = {**os.environ, "MMVAE_PROGRESS": "0", "OMP_NUM_THREADS": "1",
-           "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    proc = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
-         "--master_port", str(_free_port()), str(HELPER), str(cfg_path), str(tmp_path / "weights")],
-        capture_output=True, text=True, env=env, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    _torchrun(ddp, tmp_path / "weights")
 
     single = tiny_config(epochs=3, batch_size=50, obj="elbo_naive")
     single.run_dir = str(tmp_path / "single")
