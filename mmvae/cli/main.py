@@ -20,7 +20,15 @@ see the traceback as well."""
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import data_cmd, generate_cmd, train_cmd
+    from . import (
+        classifiers_cmd,
+        compare_cmd,
+        data_cmd,
+        evaluate_cmd,
+        experiment_cmd,
+        generate_cmd,
+        train_cmd,
+    )
 
     parser = argparse.ArgumentParser(
         prog="mmvae", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -28,25 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"mmvae {__version__}")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (train_cmd, data_cmd, generate_cmd):
-        module.add_parser(sub)
-    for module in _optional_commands():
+    for module in (train_cmd, evaluate_cmd, generate_cmd, compare_cmd, experiment_cmd, classifiers_cmd, data_cmd):
         module.add_parser(sub)
     return parser
-
-
-def _optional_commands():
-    """Subcommands of later layers (evaluation, reports, experiments), when present."""
-    import importlib
-
-    mods = []
-    for name in ("evaluate_cmd", "classifiers_cmd", "compare_cmd", "experiment_cmd"):
-        try:
-            mods.append(importlib.import_module(f"{__package__}.{name}"))
-        except ModuleNotFoundError as e:
-            if e.name != f"{__package__}.{name}":
-                raise
-    return mods
 
 
 def _report(message: str) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from ..viz.plots import save_figure
+
 
 def _last(run_dir: Path, prefix: str) -> Path | None:
     files = sorted((run_dir / "figures").glob(f"{prefix}_[0-9][0-9][0-9].png"))
@@ -26,11 +28,7 @@ def _panel(images: list[tuple[str, Path]], path: Path, cols: int) -> Path | None
     for ax, (title, p) in zip(axes.flat, images):
         ax.imshow(matplotlib.image.imread(p))
         ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=110)
 
 
 def study_figures(study, run_dirs: dict[Path, str], out_dir: Path) -> list[Path]:

@@ -5,6 +5,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .plots import save_figure
+
 PRIOR_COLOUR = "#5c5cd6"
 MODALITY_COLOURS = ["#cc0033", "#80ff00", "#ff9900", "#00b3b3"]
 
@@ -60,9 +62,4 @@ def plot_embedding(prior: np.ndarray, posteriors: list[np.ndarray], names: list[
         sc = ax.scatter(post[:, 0], post[:, 1], s=12, alpha=0.5, c=lab, cmap="tab10", vmin=-0.5, vmax=9.5, linewidths=0)
         fig.colorbar(sc, ax=ax, ticks=range(10), label="digit")
         ax.set_title("posterior samples by digit")
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

@@ -39,12 +39,7 @@ def plot_curves(rows: list[dict], path: str | Path, steps: list[dict] | None = N
         ax.set_title(title, fontsize=10)
         ax.set_xlabel("epoch")
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def plot_kl_boxes(kls: dict[str, np.ndarray], path: str | Path) -> Path:
@@ -70,9 +65,16 @@ def plot_kl_boxes(kls: dict[str, np.ndarray], path: str | Path) -> Path:
     ax.set_xlabel("latent dimension")
     ax.set_ylabel("KL per dimension (nats)")
     ax.legend(fontsize=8)
+    return save_figure(fig, path)
+
+
+def save_figure(fig, path: str | Path, dpi: int = 90) -> Path:
+    """Lays out, writes (creating the folder) and closes a matplotlib figure."""
+    import matplotlib.pyplot as plt
+
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
+    fig.savefig(path, dpi=dpi)
     plt.close(fig)
     return path
