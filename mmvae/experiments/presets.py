@@ -46,7 +46,8 @@ def _seeds(cfg: RunConfig, label: str, seeds) -> list[tuple[str, RunConfig]]:
 def decoder_scale(quick: bool, dataset: str, data_dir: str | None, seeds=None) -> Study:
     study = Study("decoder-scale", "Unimodal VAEs (elbo, batch 256, latent 20, conv nets) with the fixed "
                   f"decoder scale in {SCALES}.", figures="decoder-scale",
-                  full_runtime="36 runs (12 settings × 3 seeds) × 20 epochs: about 8 h on a 2-core CPU, estimated from measured throughput; GPU time not yet measured")
+                  full_runtime="36 runs (12 settings × 3 seeds) × 20 epochs: about 8 h on a 2-core CPU (estimated from "
+                                "measured throughput); about 1 h on one H100 if the 60 s/epoch goal holds (not yet measured)")
     for slot in ("mnist", "svhn"):
         for s in SCALES:
             cfg = _base(dataset, data_dir, quick)
@@ -67,7 +68,8 @@ ARCHS = {"fc-512": NetSpec("fc", [512]), "fc-1024-512": NetSpec("fc", [1024, 512
 def architecture(quick: bool, dataset: str, data_dir: str | None, seeds=None) -> Study:
     study = Study("architecture", "Unimodal VAEs (elbo, batch 256, latent 20, decoder_scale 0.75) with the "
                   "seed's FC (512; 1024-512; 1024-512-128) and conv (fBase 16/32/64) networks.",
-                  figures="architecture", full_runtime="12 runs × 10 epochs: about 1.5 h on a 2-core CPU, estimated from measured throughput; GPU time not yet measured")
+                  figures="architecture", full_runtime="12 runs × 10 epochs: about 1.5 h on a 2-core CPU (estimated from measured throughput); "
+                                "about 10 min on one H100 at the 60 s/epoch goal (not yet measured)")
     for slot in ("mnist", "svhn"):
         for name, spec in ARCHS.items():
             cfg = _base(dataset, data_dir, quick)
@@ -85,7 +87,9 @@ def seed_table(quick: bool, dataset: str, data_dir: str | None, seeds=None) -> S
     study = Study("seed-table", "The seed's two commands (elbo_naive MMVAE; infoNCE_naive factorised model) "
                   "and the principled factorised model (fission: InfoNCE + CLUB, joint [shared, private] "
                   "decoders); batch 128, latent 20, conv fBase 32, Normal, decoder_scale 0.75.",
-                  full_runtime="9 runs × 10 epochs on 1.68M pairs: about 50 h on a 2-core CPU (1,384 pairs/s measured for the MMVAE, about half for the factorised model); GPU time not yet measured")
+                  full_runtime="9 runs × 10 epochs on 1.68M pairs: about 50 h on a 2-core CPU (1,384 pairs/s measured for "
+                                "the MMVAE, about half for the factorised model); about 2.5 h on one H100 at the 60 s/epoch "
+                                "goal (not yet measured)")
     variants = [("elbo_naive MMVAE", "mnist_svhn", "elbo_naive", "separate"),
                 ("infoNCE_naive fummvae", "fummvae", "infoNCE_naive", "separate"),
                 ("fission fummvae (joint decoders)", "fummvae", "fission", "joint")]
@@ -103,7 +107,8 @@ def seed_table(quick: bool, dataset: str, data_dir: str | None, seeds=None) -> S
 def paper(quick: bool, dataset: str, data_dir: str | None, seeds=None) -> Study:
     study = Study("paper", "The original MMVAE paper's setting: Laplace prior/posterior/likelihood (softmax "
                   "scales), dreg --looser with K=30, learnable prior, FC-400 MNIST, conv-32 SVHN, batch 128, "
-                  "30 epochs.", full_runtime="30 epochs at K=30: about 200 h on a 2-core CPU (about 70 pairs/s measured); GPU time not yet measured")
+                  "30 epochs.", full_runtime="30 epochs at K=30: about 200 h on a 2-core CPU (about 70 pairs/s measured); K=30 costs "
+                                "~30× a K=1 epoch, so about 15 h on one H100 at the 60 s/epoch goal (not yet measured)")
     cfg = _base(dataset, data_dir, quick)
     cfg.model.distr, cfg.model.learn_prior = "Laplace", True
     cfg.model.nets = {"mnist": NetSpec("fc", [400]), "svhn": NetSpec("conv", fbase=32)}
