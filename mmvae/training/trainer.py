@@ -165,7 +165,7 @@ class Trainer:
                 bar.update(1)
                 if self.step % 20 == 0 or self.step == n_steps:
                     loss = self.sums.value("loss")
-                    bar.set_postfix(loss=f"{loss:.1f}")
+                    bar.set_postfix(loss=f"{loss:.1f}", refresh=False)  # printed at the next refresh
                     self.step_trace.append({"epoch": self.epoch, "step": self.step,
                                             "epoch_f": self.epoch - 1 + self.step / n_steps, "loss": loss})
                 if t.checkpoint_every and self.step % t.checkpoint_every == 0 and self.step < n_steps:
