@@ -40,13 +40,15 @@ def main() -> None:
     clfs = [Classifier(s.name, DigitClassifier(s.shape).eval(), 0.0, None) for s in MODS]
     info = OBJECTIVES.get("m_elbo_naive")
 
-    def test_pass():
+    def test_pass():  # what the trainer does each epoch: the objective on all test pairs, and
+        # unscaled IWAE log-likelihoods with K=10 on 1,000 of them
         with torch.inference_mode():
             for _, xs, _ in test.batches(512, shuffle=False):
                 info.fn(model(xs, K=1, decodes=info.decodes), xs)
+        iwae_estimates(model, test.head(1000), K=10, progress=False)
 
     total = 0.0
-    timed("per-epoch test pass (m_elbo_naive, 10k pairs)", test_pass)
+    timed("per-epoch test pass (10k pairs + IWAE K=10 on 1k)", test_pass)
     for label, fn in [
         ("cross coherence, both directions (10k pairs)", lambda: cross_coherence(model, test, clfs)),
         ("joint coherence (10k prior samples)", lambda: joint_coherence(model, clfs, n=10_000)),

@@ -93,7 +93,8 @@ class EvalConfig:
 
     test_every: int = 1  # epochs between test passes
     test_pairs: str = "distinct"  # distinct (one pairing round) | all
-    test_K: int = 0  # per-epoch IWAE estimate with this K (0: off)
+    test_K: int = 10  # per-epoch unscaled IWAE log-likelihoods with this K (0: off)
+    test_K_pairs: int = 1000  # test pairs those per-epoch estimates average over
     figures: bool = True  # generation / reconstruction grids each epoch
     analytics: bool = True  # UMAP + KL figures at the end
     final_eval: bool = True  # full metric suite + report at the end (multimodal models)
@@ -288,6 +289,7 @@ def validate(cfg: RunConfig) -> RunConfig:
     _positive(e.test_every, "eval.test_every")
     _choice(e.test_pairs, ("distinct", "all"), "eval.test_pairs")
     _positive(e.test_K, "eval.test_K", allow_zero=True)
+    _positive(e.test_K_pairs, "eval.test_K_pairs")
     _positive(e.n_figure, "eval.n_figure")
     _positive(e.coherence_K, "eval.coherence_K")
     _positive(e.joint_samples, "eval.joint_samples")

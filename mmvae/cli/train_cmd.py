@@ -88,7 +88,8 @@ OPTIONS = [
     ]),
     ("Evaluation and figures", [
         (["--test-every"], "eval.test_every", {"type": int}, "epochs between test passes"),
-        (["--test-K"], "eval.test_K", {"type": int}, "also estimate the test log-likelihood (IWAE) with K samples each epoch"),
+        (["--test-K"], "eval.test_K", {"type": int},
+         "per-epoch unscaled IWAE log-likelihoods with K samples on 1,000 test pairs (0: off)"),
         (["--test-pairs"], "eval.test_pairs", {}, "distinct (one pairing round, default) | all"),
         (["--no-figures"], "eval.figures", {"action": "store_const", "const": False}, "no per-epoch image grids"),
         (["--no-analytics"], "eval.analytics", {"action": "store_const", "const": False}, "no UMAP / KL figures at the end"),
