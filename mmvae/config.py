@@ -105,7 +105,7 @@ class EvalConfig:
     probe_train: int = 20000  # training pairs (distinct) the probe is fitted on
     iwae_K: int = 1000  # importance samples of the final likelihood estimates (0: skip them)
     iwae_pairs: int = 1000  # test pairs the final likelihood estimates average over
-    classifier_epochs: int = 3  # epochs of a digit classifier trained on demand
+    classifier_epochs: int = 4  # epochs of a digit classifier trained on demand (MNIST: 99.11%)
     classifier_dir: str | None = None  # where classifiers are cached (default: the cache folder)
 
 

@@ -70,7 +70,7 @@ def accuracy(net: DigitClassifier, x: torch.Tensor, y: torch.Tensor) -> float:
     return float((net.predict(x).cpu() == y.cpu()).float().mean())
 
 
-def fit_classifier(shape, x_train, y_train, x_test, y_test, epochs: int = 3, batch_size: int = 128,
+def fit_classifier(shape, x_train, y_train, x_test, y_test, epochs: int = 4, batch_size: int = 128,
                    seed: int = 0, desc: str = "classifier", device="cpu") -> tuple[DigitClassifier, float]:
     """Trains a DigitClassifier (Adam 1e-3) on uint8 images; returns it and its test accuracy."""
     torch.manual_seed(seed)
@@ -151,7 +151,7 @@ def load_classifier(path: str | Path, source: str | None = None, shape=None, dev
     return Classifier(meta["source"], net.to(device).eval(), float(meta["test_accuracy"]), path)
 
 
-def train_source_classifier(source, data_cfg, epochs: int = 3, folder=None, device="cpu", seed: int = 0) -> Classifier:
+def train_source_classifier(source, data_cfg, epochs: int = 4, folder=None, device="cpu", seed: int = 0) -> Classifier:
     """Trains and saves the classifier of one source on its training split."""
     x_tr, y_tr = source.load("train", data_cfg)
     x_te, y_te = source.load("test", data_cfg)
@@ -165,7 +165,7 @@ def train_source_classifier(source, data_cfg, epochs: int = 3, folder=None, devi
     return Classifier(source.name, net.to(device).eval(), acc, path)
 
 
-def get_classifier(source, data_cfg, folder=None, device="cpu", epochs: int = 3, log=print) -> Classifier:
+def get_classifier(source, data_cfg, folder=None, device="cpu", epochs: int = 4, log=print) -> Classifier:
     """The cached classifier of ``source`` for this data, trained (and announced) when missing."""
     path = classifier_path(source, data_cfg, folder)
     if path.is_file():
