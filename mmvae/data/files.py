@@ -49,6 +49,17 @@ def read_maybe_gzip(path: Path) -> bytes:
         ) from None
 
 
+def verify_splits(load, root) -> list[str]:
+    """Problems (DataError messages) found loading the train and test splits with ``load``."""
+    problems = []
+    for split in ("train", "test"):
+        try:
+            load(root, split)
+        except DataError as e:
+            problems.append(str(e))
+    return problems
+
+
 def check_readable_dir(root: Path, what: str) -> None:
     if not root.exists():
         raise DataError(

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from ..errors import DataError
-from .files import check_readable_dir, download, md5_bytes, read_maybe_gzip
+from .files import check_readable_dir, download, md5_bytes, read_maybe_gzip, verify_splits
 
 MIRRORS = [
     "https://ossci-datasets.s3.amazonaws.com/mnist/",
@@ -89,10 +89,4 @@ def load_mnist(root: str | Path, split: str, download_missing: bool = False, ver
 
 def verify_mnist(root: str | Path) -> list[str]:
     """Problems found with the MNIST files in ``root`` (empty when all four are good)."""
-    problems = []
-    for split in ("train", "test"):
-        try:
-            load_mnist(root, split)
-        except DataError as e:
-            problems.append(str(e))
-    return problems
+    return verify_splits(load_mnist, root)

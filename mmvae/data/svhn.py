@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from ..errors import DataError
-from .files import check_readable_dir, download, md5_file
+from .files import check_readable_dir, download, md5_file, verify_splits
 
 URL = "http://ufldl.stanford.edu/housenumbers/"
 FILES = {
@@ -79,10 +79,5 @@ def load_svhn(root: str | Path, split: str, download_missing: bool = False, veri
 
 
 def verify_svhn(root: str | Path) -> list[str]:
-    problems = []
-    for split in ("train", "test"):
-        try:
-            load_svhn(root, split)
-        except DataError as e:
-            problems.append(str(e))
-    return problems
+    """Problems found with the SVHN files in ``root`` (empty when both are good)."""
+    return verify_splits(load_svhn, root)

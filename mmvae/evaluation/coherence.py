@@ -29,11 +29,9 @@ def cross_coherence(model, data: PairedData, classifiers: list, K: int = 1, batc
     """{"r_to_d": {"accuracy", "per_digit"}} for every ordered pair r ≠ d of modalities."""
     names = model.names
     hits = {(r, d): [] for r in range(len(names)) for d in range(len(names)) if r != d}
-    labels_all = []
     with evaluating(model):
         for xs, labels in _batches(data, batch_size):
             labels = labels.cpu()
-            labels_all.append(labels)
             qs = model.encode(xs)
             for r, q in enumerate(qs):
                 z = q.rsample(K)  # [K, B, D]
@@ -43,7 +41,7 @@ def cross_coherence(model, data: PairedData, classifiers: list, K: int = 1, batc
                     imgs = model.experts[d].decode(z).flatten(0, 1)
                     pred = classifiers[d].predict(imgs).view(K, -1).cpu()
                     hits[(r, d)].append((pred == labels).float().mean(0))
-    labels = torch.cat(labels_all)
+    labels = data.labels.cpu()
     out = {}
     for (r, d), parts in hits.items():
         correct = torch.cat(parts)
@@ -73,16 +71,14 @@ def synergy(model, data: PairedData, classifiers: list, batch_size: int = 1000) 
     """Generation from the joint posterior: all modalities correct, and each one alone."""
     names = model.names
     per_mod = [[] for _ in names]
-    labels_all = []
     with evaluating(model):
         for xs, labels in _batches(data, batch_size):
             labels = labels.cpu()
-            labels_all.append(labels)
             z = model.joint_posterior_sample(xs)
             for d, (e, clf) in enumerate(zip(model.experts, classifiers)):
                 per_mod[d].append(clf.predict(e.decode(z)).cpu() == labels)
     correct = torch.stack([torch.cat(p) for p in per_mod])
-    labels = torch.cat(labels_all)
+    labels = data.labels.cpu()
     both = correct.all(0)
     return {"accuracy": float(both.float().mean()), "per_digit": _per_digit(both, labels),
             **{f"to_{n}": float(c.float().mean()) for n, c in zip(names, correct)}}
@@ -93,13 +89,12 @@ def unimodal_quality(model, data: PairedData, classifier, n_gen: int = 10_000, b
     """For a one-modality VAE: digit accuracy of reconstructions (z ~ q(z|x)), and for prior
     samples the classifier's mean confidence and the entropy of the predicted digits (ln 10 when
     every digit is generated equally often)."""
-    hits, labels_all = [], []
+    hits = []
     expert = model.experts[0]
     with evaluating(model):
         for xs, labels in _batches(data, batch_size):
             z = model.encode(xs)[0].rsample(1)[0]
             hits.append(classifier.predict(expert.decode(z)).cpu() == labels.cpu())
-            labels_all.append(labels.cpu())
         probs = []
         for start in range(0, n_gen, batch_size):
             z = model.prior().rsample(min(batch_size, n_gen - start))[:, 0]
@@ -111,6 +106,6 @@ def unimodal_quality(model, data: PairedData, classifier, n_gen: int = 10_000, b
     share = torch.bincount(probs.argmax(1), minlength=10).float() / len(probs)
     entropy = float(-(share[share > 0] * share[share > 0].log()).sum())
     return {"reconstruction_accuracy": float(correct.float().mean()),
-            "per_digit": _per_digit(correct, torch.cat(labels_all)),
+            "per_digit": _per_digit(correct, data.labels.cpu()),
             "generation_confidence": float(probs.max(1).values.mean()),
             "generation_digit_entropy": entropy}
