@@ -11,6 +11,7 @@ import time
 import torch
 from train_throughput import MODS, fake_pairs, model_config
 
+from mmvae.allocator import tune_allocator
 from mmvae.evaluation.classifiers import Classifier, DigitClassifier
 from mmvae.evaluation.coherence import cross_coherence, joint_coherence, synergy
 from mmvae.evaluation.latent_probe import latent_accuracy
@@ -29,6 +30,7 @@ def timed(label, fn):
 
 
 def main() -> None:
+    tune_allocator()  # as the mmvae command does; MMVAE_MALLOC_TUNING=0 to compare without
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--arch", choices=("paper", "seed"), default="seed")
     ap.add_argument("--iwae-K", type=int, default=1000)

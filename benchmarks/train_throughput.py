@@ -17,6 +17,7 @@ import time
 
 import torch
 
+from mmvae.allocator import tune_allocator
 from mmvae.config import ModelConfig
 from mmvae.data.paired import PairedData
 from mmvae.models.build import build_model
@@ -88,6 +89,7 @@ def ours_step(model, name: str, K: int, bf16: bool = False):
 
 
 def main() -> None:
+    tune_allocator()  # as the mmvae command does; MMVAE_MALLOC_TUNING=0 to compare without
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--arch", choices=("paper", "seed"), default="paper")
     ap.add_argument("--distr", choices=("Normal", "Laplace"), default="Laplace")

@@ -53,6 +53,19 @@ class Expert(nn.Module):
         # float: under bf16 autocast the likelihood still sums 784–3072 pixels in float32
         return mean.float().view(*lead, *self.spec.shape)
 
+    def log_likelihood(self, z: Tensor, x: Tensor, likelihood: PixelLikelihood) -> Tensor:
+        """Unscaled log p(x | z) for z [..., D] and x [B, C, H, W] (z's batch dimension last).
+
+        Inference only: a decoder that can emit its pixels in a cheaper order (see
+        ``ConvDecoder.forward_any_order``) does so, and x is put in the same order.
+        """
+        any_order = getattr(self.decoder, "forward_any_order", None)
+        if any_order is None:
+            return likelihood.log_prob(x, self.decode(z))
+        lead = z.shape[:-1]
+        mean, order = any_order(z.reshape(-1, z.shape[-1]))
+        return likelihood.log_prob(order(x), mean.float().view(*lead, *self.spec.shape))
+
 
 class MMVAE(nn.Module):
     """Mixture-of-experts multimodal VAE over any number of image modalities."""

@@ -1,0 +1,114 @@
+"""The faster conv-net routes compute what the plain PyTorch layers compute, values and gradients."""
+import pytest
+import torch
+from torch import nn
+
+from mmvae.allocator import tune_allocator
+from mmvae.distributions import FAMILIES, PixelLikelihood
+from mmvae.models.mmvae import Expert
+from mmvae.models.modality import ModalitySpec
+from mmvae.nets import NetSpec
+from mmvae.nets.fast_layers import (
+    dense_heads,
+    grid_from_latent,
+    phase_order,
+    subpixel_applies,
+    subpixel_phases,
+    upsample_subpixel,
+)
+
+LAYOUTS = [torch.contiguous_format, torch.channels_last]
+
+
+def _grads(out, inputs, seed=0):
+    g = torch.randn(out.shape, generator=torch.Generator().manual_seed(seed))
+    return torch.autograd.grad(out, inputs, g)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("c_out,side", [(1, 14), (3, 16), (2, 5)])
+def test_subpixel_upsample_matches_transposed_conv(layout, c_out, side):
+    torch.manual_seed(0)
+    layer = nn.ConvTranspose2d(8, c_out, 4, 2, 1).to(memory_format=layout)
+    x = torch.randn(6, 8, side, side).contiguous(memory_format=layout).requires_grad_()
+    assert subpixel_applies(x, layer)
+    ref, out = layer(x), upsample_subpixel(x, layer)
+    assert out.shape == ref.shape == (6, c_out, 2 * side, 2 * side)
+    torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5)
+    params = [x, layer.weight, layer.bias]
+    for a, b in zip(_grads(out, params), _grads(ref, params)):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
+
+
+def test_subpixel_route_only_for_its_shape():
+    x = torch.randn(2, 8, 5, 5)
+    assert not subpixel_applies(x, nn.ConvTranspose2d(8, 3, 3, 2, 1))  # 3×3 kernel
+    assert not subpixel_applies(x, nn.ConvTranspose2d(8, 32, 4, 2, 1))  # wide output: oneDNN is fast
+    assert not subpixel_applies(x, nn.ConvTranspose2d(8, 3, 4, 2, 1, bias=False))
+    assert not subpixel_applies(x.double(), nn.ConvTranspose2d(8, 3, 4, 2, 1))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert not subpixel_applies(x, nn.ConvTranspose2d(8, 3, 4, 2, 1))
+
+
+def test_phase_order_is_the_pixel_order_of_subpixel_phases():
+    torch.manual_seed(1)
+    layer = nn.ConvTranspose2d(8, 3, 4, 2, 1).to(memory_format=torch.channels_last)
+    x = torch.randn(4, 8, 6, 6).contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        torch.testing.assert_close(subpixel_phases(x, layer), phase_order(layer(x)), rtol=1e-5, atol=1e-5)
+    images = torch.arange(2 * 3 * 4 * 4.0).view(2, 3, 4, 4)
+    permuted = phase_order(images)
+    assert permuted.shape == images.shape
+    assert torch.equal(permuted.flatten(1).sort(1).values, images.flatten(1))  # a permutation
+    assert not torch.equal(permuted, images)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_dense_heads_match_full_extent_convolutions(layout):
+    torch.manual_seed(2)
+    heads = [nn.Conv2d(16, 5, 3, 1, 0), nn.Conv2d(16, 7, 3, 1, 0)]
+    heads = [h.to(memory_format=layout) for h in heads]
+    h = torch.randn(4, 16, 3, 3).contiguous(memory_format=layout).requires_grad_()
+    outs = dense_heads(h, heads)
+    refs = [c(h).flatten(1) for c in heads]
+    for out, ref in zip(outs, refs):
+        torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5)
+    params = [h] + [p for c in heads for p in c.parameters()]
+    for a, b in zip(_grads(torch.cat(outs, 1), params), _grads(torch.cat(refs, 1), params)):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_grid_from_latent_matches_transposed_conv_of_a_pixel():
+    torch.manual_seed(3)
+    layer = nn.ConvTranspose2d(6, 10, 4, 1, 0)
+    z = torch.randn(5, 6, requires_grad=True)
+    out, ref = grid_from_latent(z, layer), layer(z.view(5, 6, 1, 1))
+    assert out.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5)
+    params = [z, layer.weight, layer.bias]
+    for a, b in zip(_grads(out, params), _grads(ref, params)):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("shape", [(1, 28, 28), (3, 32, 32)])
+def test_expert_log_likelihood_in_any_pixel_order_equals_image_order(shape):
+    torch.manual_seed(4)
+    expert = Expert(ModalitySpec("m", shape), 6, NetSpec("conv", fbase=8), "exp")
+    expert = expert.to(memory_format=torch.channels_last).eval()
+    lik = PixelLikelihood(FAMILIES.get("Laplace"), 0.75)
+    z, x = torch.randn(7, 4, 6), torch.rand(4, *shape)
+    with torch.inference_mode():
+        ref = lik.log_prob(x, expert.decode(z))
+        out = expert.log_likelihood(z, x, lik)
+    assert out.shape == (7, 4)
+    torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-3)
+
+
+def test_allocator_tuning_applies_on_glibc_and_can_be_turned_off(monkeypatch):
+    import platform
+
+    monkeypatch.setenv("MMVAE_MALLOC_TUNING", "0")
+    assert tune_allocator() is False
+    monkeypatch.delenv("MMVAE_MALLOC_TUNING")
+    expected = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
+    assert tune_allocator() is expected
