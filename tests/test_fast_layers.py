@@ -112,3 +112,23 @@ def test_allocator_tuning_applies_on_glibc_and_can_be_turned_off(monkeypatch):
     monkeypatch.delenv("MMVAE_MALLOC_TUNING")
     expected = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
     assert tune_allocator() is expected
+
+
+@pytest.mark.parametrize("n_in,n_out", [(400, 784), (784, 400), (20, 400)])
+def test_fast_linear_matches_linear(n_in, n_out):
+    from mmvae.nets.fast_layers import FastLinear, linear_heads
+
+    torch.manual_seed(5)
+    fast = FastLinear(n_in, n_out)
+    plain = nn.Linear(n_in, n_out)
+    plain.load_state_dict(fast.state_dict())  # same parameters, same state-dict keys
+    x = torch.randn(2, 16, n_in, requires_grad=True)
+    out, ref = fast(x), plain(x)
+    assert out.shape == (2, 16, n_out)
+    torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-4)
+    for a, b in zip(_grads(out, [x, fast.weight, fast.bias]), _grads(ref, [x, plain.weight, plain.bias])):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-3)
+    heads = [nn.Linear(n_in, 3), nn.Linear(n_in, 5)]
+    outs = linear_heads(x, heads)
+    for o, head in zip(outs, heads):
+        torch.testing.assert_close(o, head(x), rtol=1e-5, atol=1e-4)

@@ -1,4 +1,5 @@
-"""Fully connected encoder/decoder (the seed's ``fcEnc`` / ``fcDec``)."""
+"""Fully connected encoder/decoder (the seed's ``fcEnc`` / ``fcDec``); layers are
+:class:`~.fast_layers.FastLinear`, ``nn.Linear`` with its products computed by oneDNN on CPU."""
 from __future__ import annotations
 
 import math
@@ -7,13 +8,14 @@ import torch
 from torch import Tensor, nn
 
 from ..distributions import ETA
+from .fast_layers import FastLinear, linear_heads
 from .registry import NETWORKS, NetSpec
 
 
 def _mlp(sizes: list[int]) -> nn.Sequential:
     layers: list[nn.Module] = []
     for a, b in zip(sizes[:-1], sizes[1:]):
-        layers += [nn.Linear(a, b), nn.ReLU(inplace=True)]
+        layers += [FastLinear(a, b), nn.ReLU(inplace=True)]
     return nn.Sequential(*layers)
 
 
@@ -21,12 +23,12 @@ class FCEncoder(nn.Module):
     def __init__(self, n_in: int, hidden: list[int], latent_dim: int):
         super().__init__()
         self.trunk = _mlp([n_in, *hidden])
-        self.loc = nn.Linear(hidden[-1], latent_dim)
-        self.raw_scale = nn.Linear(hidden[-1], latent_dim)
+        self.loc = FastLinear(hidden[-1], latent_dim)
+        self.raw_scale = FastLinear(hidden[-1], latent_dim)
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        h = self.trunk(x.flatten(1))
-        return self.loc(h), self.raw_scale(h)
+        loc, raw_scale = linear_heads(self.trunk(x.flatten(1)), [self.loc, self.raw_scale])
+        return loc, raw_scale
 
 
 class FCDecoder(nn.Module):
@@ -34,7 +36,7 @@ class FCDecoder(nn.Module):
         super().__init__()
         self.shape = shape
         self.trunk = _mlp([latent_dim, *hidden])
-        self.out = nn.Linear(hidden[-1], math.prod(shape))
+        self.out = FastLinear(hidden[-1], math.prod(shape))
 
     def forward(self, z: Tensor) -> Tensor:
         mean = torch.sigmoid(self.out(self.trunk(z)))
