@@ -132,3 +132,23 @@ def test_fast_linear_matches_linear(n_in, n_out):
     outs = linear_heads(x, heads)
     for o, head in zip(outs, heads):
         torch.testing.assert_close(o, head(x), rtol=1e-5, atol=1e-4)
+
+
+def test_networks_compile_with_torch_compile():
+    """The fast routes step aside under torch.compile (``--compile``), which then works."""
+    torch.manual_seed(6)
+    experts = [Expert(ModalitySpec("a", (1, 28, 28)), 4, NetSpec("fc", [128]), "exp"),
+               Expert(ModalitySpec("b", (3, 32, 32)), 4, NetSpec("conv", fbase=4), "exp")]
+    for expert in experts:
+        expert = expert.to(memory_format=torch.channels_last)
+        x = torch.rand(3, *expert.spec.shape)
+
+        def loss(e, x=x):
+            loc, raw = e.encoder(x)
+            return (e.decode(loc + raw.exp()) - x).square().sum()
+
+        eager_value = loss(expert)
+        compiled_value = torch.compile(loss)(expert)
+        compiled_value.backward()
+        torch.testing.assert_close(compiled_value, eager_value, rtol=1e-4, atol=1e-3)
+        assert all(p.grad is not None for p in expert.parameters())

@@ -41,6 +41,7 @@ def _onednn_applies(x: Tensor, weight: Tensor) -> bool:
         min(weight.shape) >= 128 and x.device.type == "cpu" and x.dtype == weight.dtype == torch.float32
         and not torch.is_autocast_enabled("cpu") and torch.backends.mkldnn.is_available()
         and hasattr(torch.ops.mkldnn, "_linear_pointwise")
+        and not torch.compiler.is_compiling()  # inductor lowers this op for frozen weights only
     )
 
 
@@ -114,6 +115,7 @@ def subpixel_applies(x: Tensor, layer: nn.ConvTranspose2d) -> bool:
         and layer.output_padding == (0, 0) and layer.dilation == (1, 1) and layer.groups == 1
         and layer.out_channels <= 4 and layer.bias is not None
         and x.dtype == layer.weight.dtype
+        and not torch.compiler.is_compiling()  # under torch.compile, inductor picks the kernels
     )
 
 
