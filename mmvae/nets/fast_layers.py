@@ -1,8 +1,9 @@
-"""Faster formulations of three convolution shapes in the conv nets, with unchanged parameters.
+"""Faster routes for the layer shapes of the FC and conv nets, with unchanged parameters.
 
-Each function takes the ``nn.Conv2d``/``nn.ConvTranspose2d`` that owns the weights, so state
-dicts and checkpoints are the same as with the plain modules, and computes the same function
-(to float rounding, see ``tests/test_fast_layers.py``) by a route that is faster on CPU:
+Each function takes the ``nn.Linear``/``nn.Conv2d``/``nn.ConvTranspose2d`` that owns the
+weights (or its tensors), so state dicts and checkpoints are the same as with the plain modules,
+and computes the same function (to float rounding, see ``tests/test_fast_layers.py``) by a
+route that is faster on CPU:
 
 * ``dense_heads``: a convolution whose kernel covers its whole input (the encoder's loc and
   scale heads) is a matrix product; both heads share one.
@@ -14,7 +15,6 @@ dicts and checkpoints are the same as with the plain modules, and computes the s
   a pixel shuffle (2.1× faster forward at batch 256); the result is in the standard layout.
   Its backward uses the adjoint convolutions directly, with the incoming gradient put in the
   input's memory layout.
-
 * ``linear``: float32 matrix products of wide layers on CPU go to oneDNN instead of MKL's
   sgemm, which runs at ~200 GFLOP/s on this AMD CPU against oneDNN's ~440 (forward and both
   backward products; 20–35% less time for the FC-400 MNIST layers).
