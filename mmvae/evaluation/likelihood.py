@@ -9,9 +9,10 @@ r→d, per test pair:
 * conditional log p(x_d|x_r) ≈ log 1/K Σ_k p(x_d|z)              with z ~ q_r, i.e. q_r standing in
              for p(z | x_r).
 
-The original scales the joint by λ_MNIST = 3.92 (seed-spec §5.6); these are unscaled. Samples
-are drawn in chunks of K so memory stays bounded for K = 1000; decoding ~250 latents per call
-(20 pairs × 12 samples) was the fastest size on CPU here: larger calls fall out of cache.
+The original scales the joint by λ_MNIST = 3.92 (seed-spec §5.6); these are unscaled. All K
+samples of a batch are drawn at once and decoded in chunks; decoding ~120 latents per call
+(20 pairs × 6 samples) was the fastest size on CPU here (5–7% faster than 240, 10–20% faster
+than 1,000): larger calls fall out of cache.
 """
 from __future__ import annotations
 
@@ -24,30 +25,39 @@ from ..models.mmvae import evaluating
 from ..progress import progress_bar
 
 
-def _chunk_log_weights(model, xs, qs, k: int) -> dict[str, torch.Tensor]:
-    """Log weights [k, B] of every estimate for one chunk of k samples."""
+def _log_likelihoods(model, z, xs, k_chunk: int) -> list[torch.Tensor]:
+    """log p_d(x_d | z) [K, B] for every decoder d, decoding k_chunk samples per call."""
+    return [
+        torch.cat([model.experts[d].log_likelihood(z[k0:k0 + k_chunk], x, model.likelihoods[d])
+                   for k0 in range(0, z.shape[0], k_chunk)])
+        for d, x in enumerate(xs)
+    ]
+
+
+def _log_weights(model, xs, qs, K: int, k_chunk: int) -> dict[str, torch.Tensor]:
+    """Log weights [K, B] (the joint's [M·K, B]) of every estimate for one batch of pairs."""
     M = len(xs)
     prior = model.prior()
     out: dict[str, torch.Tensor] = {}
     joint = []
     for r, q in enumerate(qs):
-        z = q.rsample(k)
+        z = q.rsample(K)  # all K at once: only the decodes go in chunks
         log_pz = prior.log_prob(z)
-        log_q = torch.stack([qm.log_prob(z) for qm in qs])  # [M, k, B]
+        log_q = torch.stack([qm.log_prob(z) for qm in qs])  # [M, K, B]
         log_mix = torch.logsumexp(log_q, 0) - math.log(M)
-        lps = [model.experts[d].log_likelihood(z, xs[d], model.likelihoods[d]) for d in range(M)]
+        lps = _log_likelihoods(model, z, xs, k_chunk)
         joint.append(log_pz + sum(lps) - log_mix)
         out[f"marginal_{model.names[r]}"] = lps[r] + log_pz - log_q[r]
         for d in range(M):
             if d != r:
                 out[f"conditional_{model.names[d]}_given_{model.names[r]}"] = lps[d]
     if M > 1:
-        out["joint"] = torch.cat(joint, 0)  # [M·k, B]: the stratified mixture samples
+        out["joint"] = torch.cat(joint, 0)  # [M·K, B]: the stratified mixture samples
     return out
 
 
 @torch.no_grad()
-def iwae_estimates(model, data: PairedData, K: int = 1000, batch_size: int = 20, k_chunk: int = 12,
+def iwae_estimates(model, data: PairedData, K: int = 1000, batch_size: int = 20, k_chunk: int = 6,
                    progress: bool = True) -> dict[str, float]:
     """Mean over ``data`` of each log-likelihood estimate (nats per item)."""
     sums: dict[str, float] = {}
@@ -58,12 +68,7 @@ def iwae_estimates(model, data: PairedData, K: int = 1000, batch_size: int = 20,
             idx = torch.arange(start, min(start + batch_size, len(data)), device=data.device)
             xs, _ = data.gather(idx)
             qs = model.encode(xs)
-            parts: dict[str, list[torch.Tensor]] = {}
-            for k0 in range(0, K, k_chunk):
-                for name, lw in _chunk_log_weights(model, xs, qs, min(k_chunk, K - k0)).items():
-                    parts.setdefault(name, []).append(lw)
-            for name, chunks in parts.items():
-                lw = torch.cat(chunks, 0)
+            for name, lw in _log_weights(model, xs, qs, K, k_chunk).items():
                 est = torch.logsumexp(lw, 0) - math.log(lw.shape[0])
                 sums[name] = sums.get(name, 0.0) + float(est.sum())
             n += len(idx)
