@@ -152,3 +152,19 @@ def test_networks_compile_with_torch_compile():
         compiled_value.backward()
         torch.testing.assert_close(compiled_value, eager_value, rtol=1e-4, atol=1e-3)
         assert all(p.grad is not None for p in expert.parameters())
+
+
+@pytest.mark.parametrize("layer", [nn.Conv2d(8, 16, 4, 2, 1), nn.ConvTranspose2d(16, 8, 3, 2, 1),
+                                   nn.ConvTranspose2d(16, 8, 4, 2, 1)])
+def test_conv_with_bias_added_apart_matches_the_layer(layer):
+    from mmvae.nets.fast_layers import conv_bias_apart
+
+    torch.manual_seed(7)
+    layer = layer.to(memory_format=torch.channels_last)
+    x = torch.randn(5, layer.in_channels, 7, 7).contiguous(memory_format=torch.channels_last)
+    x.requires_grad_()
+    out, ref = conv_bias_apart(x, layer), layer(x)
+    torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5)
+    params = [x, layer.weight, layer.bias]
+    for a, b in zip(_grads(out, params), _grads(ref, params)):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)

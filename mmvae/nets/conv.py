@@ -12,6 +12,7 @@ from torch import Tensor, nn
 
 from ..errors import ConfigError
 from .fast_layers import (
+    conv_bias_apart,
     dense_heads,
     grid_from_latent,
     phase_order,
@@ -38,7 +39,10 @@ class ConvEncoder(nn.Module):
         self.raw_scale = nn.Conv2d(4 * f, latent_dim, head, 1, 0)
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        loc, raw_scale = dense_heads(self.trunk(x), [self.loc, self.raw_scale])
+        h = x
+        for layer in self.trunk:
+            h = conv_bias_apart(h, layer) if isinstance(layer, nn.Conv2d) else layer(h)
+        loc, raw_scale = dense_heads(h, [self.loc, self.raw_scale])
         return loc, raw_scale
 
 
@@ -58,7 +62,7 @@ class ConvDecoder(nn.Module):
         first, *middle, _ = self.net
         h = grid_from_latent(z.reshape(-1, self.latent_dim), first)
         for layer in middle:
-            h = layer(h)
+            h = conv_bias_apart(h, layer) if isinstance(layer, nn.ConvTranspose2d) else layer(h)
         return h
 
     def forward(self, z: Tensor) -> Tensor:

@@ -106,6 +106,19 @@ def grid_from_latent(z: Tensor, layer: nn.ConvTranspose2d) -> Tensor:
     return out.view(-1, kh, kw, c).permute(0, 3, 1, 2)
 
 
+def conv_bias_apart(x: Tensor, layer: nn.Module) -> Tensor:
+    """``layer(x)`` for an ``nn.Conv2d``/``nn.ConvTranspose2d``, adding the bias separately on CPU."""
+    if (x.device.type != "cpu" or layer.bias is None or torch.is_autocast_enabled("cpu")
+            or torch.compiler.is_compiling() or layer.padding_mode != "zeros"):
+        return layer(x)
+    if isinstance(layer, nn.ConvTranspose2d):
+        out = F.conv_transpose2d(x, layer.weight, None, layer.stride, layer.padding,
+                                 layer.output_padding, layer.groups, layer.dilation)
+    else:
+        out = F.conv2d(x, layer.weight, None, layer.stride, layer.padding, layer.dilation, layer.groups)
+    return out.add_(layer.bias.view(1, -1, 1, 1))
+
+
 def subpixel_applies(x: Tensor, layer: nn.ConvTranspose2d) -> bool:
     """Whether ``upsample_subpixel`` is the faster route for this layer and input."""
     return (
