@@ -115,9 +115,11 @@ def test_allocator_tuning_applies_on_glibc_and_can_be_turned_off(monkeypatch):
 
 
 @pytest.mark.parametrize("n_in,n_out", [(400, 784), (784, 400), (20, 400)])
-def test_fast_linear_matches_linear(n_in, n_out):
+def test_fast_linear_matches_linear(n_in, n_out, monkeypatch):
+    from mmvae.nets import fast_layers
     from mmvae.nets.fast_layers import FastLinear, linear_heads
 
+    monkeypatch.setattr(fast_layers, "ONEDNN_LINEAR", True)  # the AMD route, on any CPU
     torch.manual_seed(5)
     fast = FastLinear(n_in, n_out)
     plain = nn.Linear(n_in, n_out)
@@ -132,6 +134,26 @@ def test_fast_linear_matches_linear(n_in, n_out):
     outs = linear_heads(x, heads)
     for o, head in zip(outs, heads):
         torch.testing.assert_close(o, head(x), rtol=1e-5, atol=1e-4)
+
+
+def test_onednn_linear_route_is_chosen_by_vendor_or_forced(monkeypatch):
+    from mmvae.nets import fast_layers
+
+    monkeypatch.setattr(fast_layers, "_cpu_vendor", lambda: "AuthenticAMD")
+    assert fast_layers._prefer_onednn_linear() is True
+    monkeypatch.setattr(fast_layers, "_cpu_vendor", lambda: "GenuineIntel")
+    assert fast_layers._prefer_onednn_linear() is False
+    monkeypatch.setenv("MMVAE_ONEDNN_LINEAR", "1")
+    assert fast_layers._prefer_onednn_linear() is True
+    monkeypatch.setenv("MMVAE_ONEDNN_LINEAR", "0")
+    monkeypatch.setattr(fast_layers, "_cpu_vendor", lambda: "AuthenticAMD")
+    assert fast_layers._prefer_onednn_linear() is False
+    x, w = torch.randn(4, 400), torch.randn(784, 400)
+    monkeypatch.setattr(fast_layers, "ONEDNN_LINEAR", False)
+    assert not fast_layers._onednn_applies(x, w)
+    monkeypatch.setattr(fast_layers, "ONEDNN_LINEAR", True)
+    assert fast_layers._onednn_applies(x, w) == (torch.backends.mkldnn.is_available()
+                                                 and hasattr(torch.ops.mkldnn, "_linear_pointwise"))
 
 
 def test_networks_compile_with_torch_compile():

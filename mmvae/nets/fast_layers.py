@@ -15,14 +15,18 @@ route that is faster on CPU:
   a pixel shuffle (2.1× faster forward at batch 256); the result is in the standard layout.
   Its backward uses the adjoint convolutions directly, with the incoming gradient put in the
   input's memory layout.
-* ``linear``: float32 matrix products of wide layers on CPU go to oneDNN instead of MKL's
-  sgemm, which runs at ~200 GFLOP/s on this AMD CPU against oneDNN's ~440 (forward and both
-  backward products; 20–35% less time for the FC-400 MNIST layers).
+* ``linear``: on AMD CPUs, float32 matrix products of wide layers go to oneDNN instead of MKL's
+  sgemm, which runs at ~200 GFLOP/s on the AMD EPYC of ``docs/performance.md`` against
+  oneDNN's ~440 (20–35% less time for the FC-400 MNIST layers, forward + backward). On an Intel
+  Xeon MKL was the faster one (1.8 vs 2.7 ms), so elsewhere products stay with MKL;
+  ``MMVAE_ONEDNN_LINEAR=1``/``0`` forces the choice.
 
-Measured on the 2-core CPU of ``docs/performance.md``; the sub-pixel and oneDNN routes are used
+Measured on the 2-core CPUs of ``docs/performance.md``; the sub-pixel and oneDNN routes are used
 on CPU only (cuDNN has its own kernels for these shapes) and outside autocast.
 """
 from __future__ import annotations
+
+import os
 
 import torch
 import torch.nn.functional as F
@@ -34,11 +38,32 @@ _PHASE_TAPS = {0: ((0, 1), (-1, 3)), 1: ((1, 0), (0, 2))}
 _INDEX_CACHE: dict[tuple[int, int, str], Tensor] = {}
 
 
+def _cpu_vendor() -> str:
+    """The CPU's vendor string ("AuthenticAMD", "GenuineIntel") on Linux, else ""."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("vendor_id"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return ""
+
+
+def _prefer_onednn_linear() -> bool:
+    forced = os.environ.get("MMVAE_ONEDNN_LINEAR", "")
+    return forced == "1" if forced in ("0", "1") else _cpu_vendor() == "AuthenticAMD"
+
+
+# whether wide float32 products take the oneDNN route (MKL's sgemm is slow on AMD CPUs only)
+ONEDNN_LINEAR = _prefer_onednn_linear()
+
+
 def _onednn_applies(x: Tensor, weight: Tensor) -> bool:
     # narrow products (a 20-wide latent, 40 head outputs) are faster in MKL: measured fwd+bwd
     # 0.16 vs 0.29 ms at 256×20→400, 2.6 vs 2.1 ms at 256×400→784
     return (
-        min(weight.shape) >= 128 and x.device.type == "cpu" and x.dtype == weight.dtype == torch.float32
+        ONEDNN_LINEAR and min(weight.shape) >= 128 and x.device.type == "cpu" and x.dtype == weight.dtype == torch.float32
         and not torch.is_autocast_enabled("cpu") and torch.backends.mkldnn.is_available()
         and hasattr(torch.ops.mkldnn, "_linear_pointwise")
         and not torch.compiler.is_compiling()  # inductor lowers this op for frozen weights only
