@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
+import subprocess
+import sys
 import time
 
 import torch
@@ -88,6 +91,37 @@ def ours_step(model, name: str, K: int, bf16: bool = False):
     return step
 
 
+def time_peer(model, name: str, K: int, data: PairedData, args, steps: int, as_shipped: bool):
+    """(median, min, max) pairs/s of MultiVae's MMVAE on the objective ``name``."""
+    from peers import check_plain, multivae_mmvae, multivae_step_fn
+
+    mv = multivae_mmvae(model, name[2:], K, plain=as_shipped)
+    if as_shipped:
+        mv = mv.to(memory_format=torch.contiguous_format)
+        xs = [x[:8].float() / 255 for x in data.images]
+        for e, x in zip(model.experts, xs):
+            check_plain(e.encoder, x)
+            check_plain(e.decoder, torch.randn(8, model.latent_dim))
+    step = multivae_step_fn(mv, model.names)
+    return time_steps(step, list(mv.parameters()), data, args.batch, steps, args.repeats, fused=not as_shipped)
+
+
+def peer_in_child(name: str, K: int):
+    """Runs :func:`time_peer` as shipped in a fresh process whose C allocator is left alone."""
+    argv = [a for a in sys.argv[1:] if a not in ("--peers", "--peer-as-shipped")]
+    if "--only" in argv:  # drop the objective list
+        i = argv.index("--only")
+        j = i + 1
+        while j < len(argv) and not argv[j].startswith("--"):
+            j += 1
+        argv = argv[:i] + argv[j:]
+    env = {**os.environ, "MMVAE_MALLOC_TUNING": "0"}
+    out = subprocess.run([sys.executable, os.path.abspath(__file__), *argv, "--peer-child", name, str(K)],
+                         env=env, check=True, capture_output=True, text=True,
+                         cwd=os.path.dirname(os.path.abspath(__file__))).stdout
+    return tuple(json.loads(out.strip().splitlines()[-1]))
+
+
 def main() -> None:
     tune_allocator()  # as the mmvae command does; MMVAE_MALLOC_TUNING=0 to compare without
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -101,8 +135,11 @@ def main() -> None:
     ap.add_argument("--peers", action="store_true", help="also time MultiVae's MMVAE (pip install '.[bench]')")
     ap.add_argument("--only", nargs="+", help="objective names to run")
     ap.add_argument("--peer-as-shipped", action="store_true",
-                    help="give MultiVae default-layout networks and plain Adam (as its own trainer uses), "
-                         "instead of the same channels_last networks and fused Adam as ours")
+                    help="time MultiVae as its users run it: stock-PyTorch layers of the same shapes and "
+                         "weights, default memory layout, plain AMSGrad, in a child process with the C "
+                         "allocator untouched; without this flag it gets copies of mmvae's own network "
+                         "modules, channels_last, fused AMSGrad, in this process (framework cost only)")
+    ap.add_argument("--peer-child", nargs=2, metavar=("OBJECTIVE", "K"), help=argparse.SUPPRESS)
     ap.add_argument("--json", help="write the results as JSON here")
     ap.add_argument("--no-channels-last", dest="channels_last", action="store_false",
                     help="keep conv weights in the default layout (mmvae trains channels_last by default)")
@@ -120,6 +157,11 @@ def main() -> None:
             e.encoder.compile()
             e.decoder.compile()
     data = fake_pairs()
+    if args.peer_child:
+        name, K = args.peer_child[0], int(args.peer_child[1])
+        steps = args.steps if K == 1 else args.steps_k30
+        print(json.dumps(time_peer(model, name, K, data, args, steps, as_shipped=True)))
+        return
     print(f"# training throughput, {args.arch} networks, {args.distr}, batch {args.batch}, "
           f"torch {torch.__version__}, {torch.get_num_threads()} threads, {platform.processor() or platform.machine()}")
     print(f"parameters: {sum(p.numel() for p in model.parameters())}")
@@ -132,14 +174,10 @@ def main() -> None:
                                  steps, args.repeats)
         row = {"objective": name, "K": K, "mmvae": med, "mmvae_min": lo, "mmvae_max": hi}
         if args.peers and name in ("m_iwae_looser", "m_dreg_looser"):
-            from peers import multivae_mmvae, multivae_step_fn
-
-            mv = multivae_mmvae(model, name[2:], K)
             if args.peer_as_shipped:
-                mv = mv.to(memory_format=torch.contiguous_format)
-            step = multivae_step_fn(mv, model.names)
-            mmed, mlo, mhi = time_steps(step, list(mv.parameters()), data, args.batch, steps, args.repeats,
-                                        fused=not args.peer_as_shipped)
+                mmed, mlo, mhi = peer_in_child(name, K)
+            else:
+                mmed, mlo, mhi = time_peer(model, name, K, data, args, steps, as_shipped=False)
             row.update(multivae=mmed, multivae_min=mlo, multivae_max=mhi, ratio=med / mmed)
         rows.append(row)
         peer = (f" | MultiVae {row['multivae']:8.1f} ({row['multivae_min']:.1f}–{row['multivae_max']:.1f})"
