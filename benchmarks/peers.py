@@ -30,15 +30,14 @@ def import_multivae():
 
 
 def _plain_layers(module: nn.Module) -> nn.Module:
-    """A copy of ``module`` whose FastLinear layers are plain ``nn.Linear`` (same weights)."""
-    module = copy.deepcopy(module)
+    """``module`` with its FastLinear layers swapped, in place, for plain ``nn.Linear`` (same weights)."""
     for name, child in list(module.named_children()):
         if isinstance(child, nn.Linear) and type(child) is not nn.Linear:
             plain = nn.Linear(child.in_features, child.out_features, bias=child.bias is not None)
             plain.load_state_dict(child.state_dict())
             setattr(module, name, plain)
         else:
-            setattr(module, name, _plain_layers(child))
+            _plain_layers(child)
     return module
 
 
@@ -49,7 +48,7 @@ class PlainNet(nn.Module):
     def __init__(self, net: nn.Module):
         super().__init__()
         self.kind = type(net)
-        self.net = _plain_layers(net)
+        self.net = _plain_layers(copy.deepcopy(net))
 
     def forward(self, x):
         n = self.net

@@ -106,19 +106,14 @@ def time_peer(model, name: str, K: int, data: PairedData, args, steps: int, as_s
     return time_steps(step, list(mv.parameters()), data, args.batch, steps, args.repeats, fused=not as_shipped)
 
 
-def peer_in_child(name: str, K: int):
+def peer_in_child(name: str, K: int, args):
     """Runs :func:`time_peer` as shipped in a fresh process whose C allocator is left alone."""
-    argv = [a for a in sys.argv[1:] if a not in ("--peers", "--peer-as-shipped")]
-    if "--only" in argv:  # drop the objective list
-        i = argv.index("--only")
-        j = i + 1
-        while j < len(argv) and not argv[j].startswith("--"):
-            j += 1
-        argv = argv[:i] + argv[j:]
-    env = {**os.environ, "MMVAE_MALLOC_TUNING": "0"}
-    out = subprocess.run([sys.executable, os.path.abspath(__file__), *argv, "--peer-child", name, str(K)],
-                         env=env, check=True, capture_output=True, text=True,
-                         cwd=os.path.dirname(os.path.abspath(__file__))).stdout
+    argv = ["--arch", args.arch, "--distr", args.distr, "--batch", str(args.batch), "--steps", str(args.steps),
+            "--steps-k30", str(args.steps_k30), "--repeats", str(args.repeats), "--threads", str(args.threads),
+            "--peer-child", name, str(K)]
+    here = os.path.dirname(os.path.abspath(__file__))
+    out = subprocess.run([sys.executable, os.path.abspath(__file__), *argv], check=True, capture_output=True,
+                         text=True, cwd=here, env={**os.environ, "MMVAE_MALLOC_TUNING": "0"}).stdout
     return tuple(json.loads(out.strip().splitlines()[-1]))
 
 
@@ -175,7 +170,7 @@ def main() -> None:
         row = {"objective": name, "K": K, "mmvae": med, "mmvae_min": lo, "mmvae_max": hi}
         if args.peers and name in ("m_iwae_looser", "m_dreg_looser"):
             if args.peer_as_shipped:
-                mmed, mlo, mhi = peer_in_child(name, K)
+                mmed, mlo, mhi = peer_in_child(name, K, args)
             else:
                 mmed, mlo, mhi = time_peer(model, name, K, data, args, steps, as_shipped=False)
             row.update(multivae=mmed, multivae_min=mlo, multivae_max=mhi, ratio=med / mmed)
