@@ -16,8 +16,8 @@ from mmvae.evaluation.classifiers import Classifier, DigitClassifier
 from mmvae.evaluation.coherence import cross_coherence, joint_coherence, synergy
 from mmvae.evaluation.latent_probe import latent_accuracy
 from mmvae.evaluation.likelihood import iwae_estimates
-from mmvae.evaluation.suite import probe_encoders
-from mmvae.models.build import build_model
+from mmvae.models import build_model
+from mmvae.nets import accelerate
 from mmvae.objectives import OBJECTIVES
 
 
@@ -38,6 +38,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.manual_seed(0)
     model = build_model(model_config(args.arch, "Normal"), MODS).to(memory_format=torch.channels_last).eval()
+    accelerate(model)
     test, train = fake_pairs(10_000), fake_pairs(20_000)
     clfs = [Classifier(s.name, DigitClassifier(s.shape).eval(), 0.0, None) for s in MODS]
     info = OBJECTIVES.get("m_elbo_naive")
@@ -47,15 +48,15 @@ def main() -> None:
         with torch.inference_mode():
             for _, xs, _ in test.batches(512, shuffle=False):
                 info.fn(model(xs, K=1, decodes=info.decodes), xs)
-        iwae_estimates(model, test.head(1000), K=10, progress=False)
+        iwae_estimates(model, test.stratified(1000, 0), K=10, progress=False)
 
     total = 0.0
     timed("per-epoch test pass (10k pairs + IWAE K=10 on 1k)", test_pass)
     for label, fn in [
         ("cross coherence, both directions (10k pairs)", lambda: cross_coherence(model, test, clfs)),
-        ("joint coherence (10k prior samples)", lambda: joint_coherence(model, clfs, n=10_000)),
+        ("joint coherence (10k prior samples)", lambda: joint_coherence(model, clfs, 10, n=10_000)),
         ("synergy (10k pairs)", lambda: synergy(model, test, clfs)),
-        ("latent accuracy, both modalities (20k/10k)", lambda: latent_accuracy(model, train, test, probe_encoders(model))),
+        ("latent accuracy, both modalities (20k/10k)", lambda: latent_accuracy(model, train, test)),
     ]:
         dt, _ = timed(label, fn)
         total += dt

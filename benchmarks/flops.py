@@ -16,7 +16,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 from train_throughput import CASES, MODS, fake_pairs, model_config, ours_step
 
-from mmvae.models.build import build_model
+from mmvae.models import build_model
 
 
 def step_flops(model, name, K, xs) -> int:

@@ -13,9 +13,7 @@ import types
 import torch
 from torch import nn
 
-from mmvae.distributions import ETA
-from mmvae.nets.conv import ConvDecoder, ConvEncoder
-from mmvae.nets.fc import FCDecoder, FCEncoder
+from mmvae.nets import plain
 
 
 def import_multivae():
@@ -29,53 +27,23 @@ def import_multivae():
     return MMVAE, MMVAEConfig, MultimodalBaseDataset, ModelOutput, BaseEncoder, BaseDecoder
 
 
-def _plain_layers(module: nn.Module) -> nn.Module:
-    """``module`` with its FastLinear layers swapped, in place, for plain ``nn.Linear`` (same weights)."""
-    for name, child in list(module.named_children()):
-        if isinstance(child, nn.Linear) and type(child) is not nn.Linear:
-            plain = nn.Linear(child.in_features, child.out_features, bias=child.bias is not None)
-            plain.load_state_dict(child.state_dict())
-            setattr(module, name, plain)
-        else:
-            _plain_layers(child)
-    return module
-
-
-class PlainNet(nn.Module):
-    """An mmvae encoder or decoder run as a user would write it with stock PyTorch modules:
-    the same layers and weights, each called through its own ``forward`` (no fast routes)."""
-
-    def __init__(self, net: nn.Module):
-        super().__init__()
-        self.kind = type(net)
-        self.net = _plain_layers(copy.deepcopy(net))
-
-    def forward(self, x):
-        n = self.net
-        if self.kind is ConvEncoder:
-            h = n.trunk(x)
-            return n.loc(h).flatten(1), n.raw_scale(h).flatten(1)
-        if self.kind is ConvDecoder:
-            return torch.sigmoid(n.net(x.reshape(-1, n.latent_dim, 1, 1)))
-        if self.kind is FCEncoder:
-            h = n.trunk(x.flatten(1))
-            return n.loc(h), n.raw_scale(h)
-        if self.kind is FCDecoder:
-            return torch.sigmoid(n.out(n.trunk(x))).clamp(ETA, 1 - ETA).view(-1, *n.shape)
-        raise TypeError(f"no plain version of {self.kind.__name__}")
+def plain_copy(net: nn.Module) -> nn.Module:
+    """A copy of an mmvae network as a user would run it: the same stock PyTorch layers and
+    weights, without mmvae's fast routes (:func:`mmvae.nets.plain`)."""
+    return plain(copy.deepcopy(net))
 
 
 def check_plain(net: nn.Module, x: torch.Tensor) -> None:
     """Fails unless the plain version of ``net`` computes what ``net`` does."""
     with torch.no_grad():
-        ours, plain = net(x), PlainNet(net)(x)
-    for a, b in zip(ours if isinstance(ours, tuple) else (ours,), plain if isinstance(plain, tuple) else (plain,)):
+        ours, stock = net(x), plain_copy(net)(x)
+    for a, b in zip(ours if isinstance(ours, tuple) else (ours,), stock if isinstance(stock, tuple) else (stock,)):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
 
 
 def multivae_mmvae(our_model, loss: str, K: int, learn_prior: bool = False, plain: bool = False):
     """A MultiVae MMVAE whose encoders/decoders are copies of our experts' networks: mmvae's
-    modules as they are, or with ``plain`` their stock-PyTorch versions (:class:`PlainNet`)."""
+    modules as they are, or with ``plain`` their stock-PyTorch versions (:func:`plain_copy`)."""
     MMVAE, MMVAEConfig, _, ModelOutput, BaseEncoder, BaseDecoder = import_multivae()
 
     class Enc(BaseEncoder):
@@ -106,7 +74,7 @@ def multivae_mmvae(our_model, loss: str, K: int, learn_prior: bool = False, plai
         decoders_dist={n: lik for n in names}, decoder_dist_params={n: {"scale": 0.75} for n in names},
         K=K, prior_and_posterior_dist=dist, learn_prior=learn_prior, loss=loss,
     )
-    wrap = PlainNet if plain else copy.deepcopy
+    wrap = plain_copy if plain else copy.deepcopy
     encoders = {n: Enc(wrap(e.encoder)) for n, e in zip(names, our_model.experts)}
     decoders = {n: Dec(wrap(e.decoder)) for n, e in zip(names, our_model.experts)}
     return MMVAE(cfg, encoders, decoders)

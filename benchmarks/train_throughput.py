@@ -23,9 +23,9 @@ import torch
 from mmvae.allocator import tune_allocator
 from mmvae.config import ModelConfig
 from mmvae.data.paired import PairedData
-from mmvae.models.build import build_model
+from mmvae.models import build_model
 from mmvae.models.modality import ModalitySpec
-from mmvae.nets.registry import NetSpec
+from mmvae.nets import NetSpec, accelerate
 from mmvae.objectives import OBJECTIVES
 from mmvae.training.trainer import make_optimizer
 
@@ -35,7 +35,7 @@ CASES = [("m_elbo_naive", 1), ("m_elbo", 1), ("m_iwae", 1), ("m_iwae_looser", 1)
 
 
 def model_config(arch: str, distr: str) -> ModelConfig:
-    cfg = ModelConfig(model="mnist_svhn", latent_dim=20, distr=distr)
+    cfg = ModelConfig(model="mmvae", latent_dim=20, distr=distr)
     if arch == "paper":  # the original MMVAE networks: FC-400 MNIST, conv-32 SVHN
         cfg.nets = {"mnist": NetSpec("fc", [400]), "svhn": NetSpec("conv", fbase=32)}
     else:  # the seed: conv-32 for both
@@ -86,7 +86,7 @@ def ours_step(model, name: str, K: int, bf16: bool = False):
                 out = model(xs, K=K, decodes=info.decodes)
         else:
             out = model(xs, K=K, decodes=info.decodes)
-        return info.fn(out, xs).loss
+        return info.fn(out, xs).training_loss
 
     return step
 
@@ -138,6 +138,8 @@ def main() -> None:
     ap.add_argument("--json", help="write the results as JSON here")
     ap.add_argument("--no-channels-last", dest="channels_last", action="store_false",
                     help="keep conv weights in the default layout (mmvae trains channels_last by default)")
+    ap.add_argument("--no-fast-routes", dest="fast_routes", action="store_false",
+                    help="plain PyTorch layers (mmvae applies its CPU fast routes by default)")
     ap.add_argument("--compile", action="store_true", help="torch.compile the model's networks")
     ap.add_argument("--bf16", action="store_true", help="bf16 autocast (networks only)")
     args = ap.parse_args()
@@ -147,6 +149,8 @@ def main() -> None:
     model = build_model(model_config(args.arch, args.distr), MODS)
     if args.channels_last:
         model = model.to(memory_format=torch.channels_last)
+    if args.fast_routes:
+        accelerate(model)
     if args.compile:
         for e in model.experts:
             e.encoder.compile()

@@ -1,7 +1,8 @@
 """mmvae: multimodal variational autoencoders (MMVAE and friends) on paired digits.
 
-Library layers, lowest first: :mod:`mmvae.data` (tensors), :mod:`mmvae.models` and
-:mod:`mmvae.nets`, :mod:`mmvae.objectives`, :mod:`mmvae.training`, :mod:`mmvae.evaluation`,
-:mod:`mmvae.report`; :mod:`mmvae.pipeline` and :mod:`mmvae.cli` compose them from a config.
+Library layers, lowest first (imports go downwards only; see docs/architecture.md):
+:mod:`mmvae.data`, :mod:`mmvae.nets`, :mod:`mmvae.models` (the model contract),
+:mod:`mmvae.objectives`, :mod:`mmvae.config`, :mod:`mmvae.training`, :mod:`mmvae.evaluation`,
+:mod:`mmvae.report`, :mod:`mmvae.pipeline`, :mod:`mmvae.experiments`, :mod:`mmvae.cli`.
 """
 __version__ = "0.1.0"

@@ -2,27 +2,54 @@
 
 A run is fully described by :class:`RunConfig` (data, model, training, evaluation). The CLI
 builds one from a YAML file plus flag overrides; the run folder keeps the resolved copy.
+
+Each constraint lives with its field: ``Literal`` types for fixed choices, a ``check`` in the
+field's metadata for ranges and for names that a registry owns (datasets, models, objectives).
+Each field also declares its ``role``: whether it defines the run (the default) or only how
+long it is, where it lives, how it is run or what is measured. The config hash, ``--resume``
+and ``mmvae compare``'s grouping all read that one declaration (:func:`keys_with_role`).
 Unknown keys, wrong types and out-of-range values raise :class:`ConfigError` naming the key.
 """
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
 from .errors import ConfigError
 from .nets.registry import NetSpec
 from .registry import closest
+from .utils import sha256_json
 
-MODELS = ("mnist", "svhn", "mnist_svhn", "fummvae")
-DISTRIBUTIONS = ("Normal", "Laplace")
+# Roles of a config key. Only ``run`` keys define the trajectory of the weights; the others may
+# change when a run is resumed and are left out of the config hash.
+ROLES = ("run", "length", "evaluation", "machine", "location")
+
+
+def _check_positive(v):
+    return None if v is None or v > 0 else "> 0"
+
+
+def _check_non_negative(v):
+    return None if v is None or v >= 0 else "≥ 0"
+
+
+def setting(default=dataclasses.MISSING, *, factory=dataclasses.MISSING, check=None, role: str = "run"):
+    """A config field with its constraint (``check(value)`` → None or what it must be) and role."""
+    assert role in ROLES
+    meta = {"check": check, "role": role}
+    if factory is not dataclasses.MISSING:
+        return field(default_factory=factory, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+POSITIVE = _check_positive
+NON_NEGATIVE = _check_non_negative
 
 
 def _default_nets() -> dict[str, NetSpec]:
@@ -33,90 +60,97 @@ def _default_nets() -> dict[str, NetSpec]:
 class DataConfig:
     """Which paired data, where it lives and how it is paired."""
 
-    dataset: str = "auto"  # auto | synthetic | mnist_svhn | mnist_synthsvhn | synthmnist_svhn
-    data_dir: str | None = None  # real MNIST/SVHN files; downloads go here ($MMVAE_DATA, ./data)
-    download: bool = False  # fetch missing real files from the official mirrors
-    verify: bool = True  # check MD5s of real files
-    max_d: int = 10000  # most images per class kept from each dataset
-    test_max_d: int | None = None  # the same for the test split (None: max_d, as the original)
-    dm: int = 30  # pairing rounds: each kept image appears in dm pairs
-    pairing_seed: int = 0  # seed of the pairing permutations (independent of the run seed)
-    synthetic_seed: int = 0  # seed of the synthetic digit generator
-    synthetic_train: int = 60000  # synthetic images per modality, train split
-    synthetic_test: int = 10000  # synthetic images per modality, test split
+    dataset: str = setting("auto")  # auto | a registered dataset (mmvae data info lists them)
+    data_dir: str | None = setting(None, role="location")  # real files; downloads go here ($MMVAE_DATA, ./data)
+    download: bool = setting(False, role="machine")  # fetch missing real files from the official mirrors
+    verify: bool = setting(True, role="machine")  # check MD5s of real files
+    max_d: int = setting(10000, check=POSITIVE)  # most images per class kept from each dataset
+    test_max_d: int | None = setting(None, check=POSITIVE)  # the same for the test split (None: max_d)
+    dm: int = setting(30, check=POSITIVE)  # pairing rounds: each kept image appears in dm pairs
+    pairing_seed: int = setting(0)  # seed of the pairing permutations (independent of the run seed)
+    synthetic_seed: int = setting(0)  # seed of the synthetic digit generator
+    synthetic_train: int = setting(60000, check=POSITIVE)  # synthetic images per modality, train split
+    synthetic_test: int = setting(10000, check=POSITIVE)  # synthetic images per modality, test split
 
 
 @dataclass
 class ModelConfig:
     """The model and its distributions and networks."""
 
-    model: str = "mnist_svhn"  # mnist | svhn | mnist_svhn | fummvae
-    latent_dim: int = 20
-    distr: str = "Normal"  # family of prior, posterior and likelihood: Normal | Laplace
-    posterior_scale: str = "auto"  # auto (Normal: exp, Laplace: softmax·D) | exp | softmax
-    decoder_scale: float = 0.75  # fixed scale of p(x|z) per pixel
-    learn_prior: bool = False
-    llik_scaling: float = 0.0  # MNIST λ; 0 = auto (3·32·32 / 28·28); SVHN λ is 1
-    nets: dict[str, NetSpec] = field(default_factory=_default_nets)
-    private_latent_dim: int | None = None  # fummvae: private latent size (None: latent_dim)
-    fission_decoder: str = "separate"  # fummvae: separate | joint ([shared, private] decoders)
+    model: str = setting("mnist_svhn")  # a registered model or alias: mmvae (mnist_svhn), vae (mnist, svhn), fummvae
+    modality: str = setting("")  # unimodal models: the modality of the data they read
+    latent_dim: int = setting(20, check=POSITIVE)
+    distr: Literal["Normal", "Laplace"] = setting("Normal")  # family of prior, posterior and likelihood
+    posterior_scale: Literal["auto", "exp", "softmax"] = setting("auto")  # auto: Normal exp, Laplace softmax·D
+    decoder_scale: float = setting(0.75, check=POSITIVE)  # fixed scale of p(x|z) per pixel
+    learn_prior: bool = setting(False)
+    llik_scaling: float = setting(0.0, check=NON_NEGATIVE)  # MNIST λ; 0 = auto (3·32·32 / 28·28)
+    nets: dict[str, NetSpec] = setting(factory=_default_nets)
+    private_latent_dim: int | None = setting(None, check=POSITIVE)  # private latent size (None: latent_dim)
+    options: dict[str, Any] = setting(factory=dict)  # the model's own options (e.g. fummvae: decoder)
 
 
 @dataclass
 class TrainConfig:
     """Optimisation, objective and run mechanics."""
 
-    obj: str = "elbo"  # seed names (elbo, elbo_naive, iwae, dreg, elbo_all, infoNCE_naive, …)
-    looser: bool = False  # iwae/dreg: modality average outside the log
-    K: int | None = None  # samples per input (None: 1 for ELBOs, 20 for iwae/dreg)
-    epochs: int = 10
-    batch_size: int = 256
-    lr: float = 1e-3
-    amsgrad: bool = True
-    seed: int = 1
-    threads: int = 0  # torch CPU threads (0: torch's default)
-    device: str = "auto"  # auto | cpu | cuda | cuda:N
-    nan_policy: str = "stop"  # stop | skip
-    checkpoint_every: int = 0  # also checkpoint every N steps inside an epoch (0: epoch ends)
-    dreg_as_released: bool = False  # reproduce the original's DReG (hook never fires)
-    objective_weights: dict[str, float] = field(default_factory=dict)  # fummvae term weights
-    compile: bool = False  # torch.compile the model
-    bf16: bool = False  # bf16 autocast of the networks (GPU, or CPUs with bf16 units)
-    channels_last: bool = True  # channels_last memory format for conv weights (+13% on CPU here)
-    max_steps: int = 0  # stop each epoch after N steps (0: full epochs); for smoke runs
-    progress: bool = True  # progress bars
+    obj: str = setting("elbo")  # the model kind's --obj names (elbo, elbo_naive, iwae, dreg, fission, …)
+    looser: bool = setting(False)  # iwae/dreg: modality average outside the log
+    K: int | None = setting(None, check=POSITIVE)  # samples per input (None: 1 for ELBOs, 20 for iwae/dreg)
+    epochs: int = setting(10, check=POSITIVE, role="length")
+    batch_size: int = setting(256, check=POSITIVE)
+    lr: float = setting(1e-3, check=POSITIVE)
+    amsgrad: bool = setting(True)
+    seed: int = setting(1)
+    threads: int = setting(0, check=NON_NEGATIVE, role="machine")  # torch CPU threads (0: torch's default)
+    device: str = setting("auto", check=lambda v: None if v in ("auto", "cpu", "cuda") or v.startswith("cuda:")
+                          else "auto, cpu, cuda or cuda:N", role="machine")
+    nan_policy: Literal["stop", "skip"] = setting("stop", role="machine")
+    checkpoint_every: int = setting(0, check=NON_NEGATIVE, role="machine")  # also every N steps (0: epoch ends)
+    dreg_as_released: bool = setting(False)  # reproduce the original's DReG (hook never fires)
+    objective_weights: dict[str, float] = setting(factory=dict)  # factorised objectives' term weights
+    compile: bool = setting(False, role="machine")  # torch.compile the model
+    bf16: bool = setting(False)  # bf16 autocast of the networks (GPU, or CPUs with bf16 units)
+    channels_last: bool = setting(True, role="machine")  # channels_last memory format for conv weights
+    fast_routes: bool = setting(True, role="machine")  # CPU fast routes of the networks (same parameters)
+    max_steps: int = setting(0, check=NON_NEGATIVE)  # stop each epoch after N steps (0: full epochs)
+    progress: bool = setting(True, role="machine")  # progress bars
+
+
+def _evaluation(default=dataclasses.MISSING, check=None):
+    return setting(default, check=check, role="evaluation")
 
 
 @dataclass
 class EvalConfig:
-    """What is measured and drawn during and after training."""
+    """What is measured and drawn during and after training (never what is trained)."""
 
-    test_every: int = 1  # epochs between test passes
-    test_pairs: str = "distinct"  # distinct (one pairing round) | all
-    test_K: int = 10  # per-epoch unscaled IWAE log-likelihoods with this K (0: off)
-    test_K_pairs: int = 1000  # test pairs those per-epoch estimates average over
-    figures: bool = True  # generation / reconstruction grids each epoch
-    analytics: bool = True  # UMAP + KL figures at the end
-    final_eval: bool = True  # full metric suite + report at the end (multimodal models)
-    n_figure: int = 64  # samples in generation grids
-    coherence_K: int = 1  # posterior samples per input for cross coherence (original: 1)
-    joint_samples: int = 10000  # prior samples for joint coherence
-    probe_latent: str = "mean"  # linear probe input: posterior mean | one sample
-    probe_train: int = 20000  # training pairs (distinct) the probe is fitted on
-    iwae_K: int = 1000  # importance samples of the final likelihood estimates (0: skip them)
-    iwae_pairs: int = 1000  # test pairs the final likelihood estimates average over
-    classifier_epochs: int = 4  # epochs of a digit classifier trained on demand (MNIST: 99.11%)
-    classifier_dir: str | None = None  # where classifiers are cached (default: the cache folder)
+    test_every: int = _evaluation(1, POSITIVE)  # epochs between test passes
+    test_pairs: Literal["distinct", "all"] = _evaluation("distinct")  # distinct: one pairing round
+    test_K: int = _evaluation(10, NON_NEGATIVE)  # per-epoch unscaled IWAE log-likelihoods with this K (0: off)
+    test_K_pairs: int = _evaluation(1000, POSITIVE)  # class-stratified test pairs those estimates average over
+    figures: bool = _evaluation(True)  # generation / reconstruction grids each epoch
+    analytics: bool = _evaluation(True)  # UMAP + KL figures at the end
+    final_eval: bool = _evaluation(True)  # full metric suite + report at the end
+    n_figure: int = _evaluation(64, POSITIVE)  # samples in generation grids
+    coherence_K: int = _evaluation(1, POSITIVE)  # posterior samples per input for cross coherence
+    joint_samples: int = _evaluation(10000, POSITIVE)  # prior samples for joint coherence
+    probe_latent: Literal["mean", "sample"] = _evaluation("mean")  # linear probe input
+    probe_train: int = _evaluation(20000, POSITIVE)  # training pairs (distinct) the probe is fitted on
+    iwae_K: int = _evaluation(1000, NON_NEGATIVE)  # importance samples of the final estimates (0: skip)
+    iwae_pairs: int = _evaluation(1000, POSITIVE)  # test pairs the final likelihood estimates average over
+    classifier_epochs: int = _evaluation(4, POSITIVE)  # epochs of a digit classifier trained on demand
+    classifier_dir: str | None = setting(None, role="location")  # classifier cache (default: the cache folder)
 
 
 @dataclass
 class RunConfig:
-    experiment: str = ""  # run group name; runs go to runs/<experiment>/<timestamp>
-    run_dir: str | None = None  # fixed run folder (otherwise made under runs/)
-    data: DataConfig = field(default_factory=DataConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
-    eval: EvalConfig = field(default_factory=EvalConfig)
+    experiment: str = setting("", role="location")  # run group name; runs go to runs/<experiment>/<time>
+    run_dir: str | None = setting(None, role="location")  # fixed run folder (otherwise made under runs/)
+    data: DataConfig = setting(factory=DataConfig)
+    model: ModelConfig = setting(factory=ModelConfig)
+    train: TrainConfig = setting(factory=TrainConfig)
+    eval: EvalConfig = setting(factory=EvalConfig)
 
     # ------------------------------------------------------------------ serialisation
 
@@ -126,19 +160,22 @@ class RunConfig:
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
-    def hash(self) -> str:
-        """Hash of what determines the weights after a given step (not where they are saved, how
-        long the run is, or what is evaluated), checked when a run is resumed."""
+    def run_defining(self, keep: tuple[str, ...] = ("run",)) -> dict[str, Any]:
+        """The config as a dict without the keys whose role is not in ``keep``."""
         d = self.to_dict()
-        for k in ("run_dir", "experiment", "eval"):
-            d.pop(k, None)
-        for k in ("progress", "threads", "checkpoint_every", "epochs", "nan_policy"):
-            d["train"].pop(k, None)
-        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+        for path in keys_with_role(set(ROLES) - set(keep)):
+            _pop_path(d, path)
+        return d
+
+    def hash(self) -> str:
+        """Hash of what determines the weights after a given step (the ``run`` keys), checked when
+        a run is resumed: where it is saved, how long it runs, on what machine and what is
+        evaluated do not change it."""
+        return sha256_json(self.run_defining(), 16)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RunConfig:
-        return _build(cls, d, "")
+        return _build(cls, _migrate(d), "")
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> RunConfig:
@@ -156,7 +193,57 @@ class RunConfig:
         path.write_text(self.to_yaml())
 
 
+# ---------------------------------------------------------------------- roles
+
+
+def _fields():
+    """(dotted path, dataclass field) of every key, sections expanded."""
+    sections = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig, "eval": EvalConfig}
+    for f in dataclasses.fields(RunConfig):
+        if f.name in sections:
+            yield from ((f"{f.name}.{g.name}", g) for g in dataclasses.fields(sections[f.name]))
+        else:
+            yield f.name, f
+
+
+def keys_with_role(roles) -> list[str]:
+    """Dotted paths of the keys whose declared role is in ``roles`` (names from :data:`ROLES`)."""
+    roles = {roles} if isinstance(roles, str) else set(roles)
+    return [path for path, f in _fields() if f.metadata.get("role", "run") in roles]
+
+
+def get_path(d: dict, path: str):
+    for p in path.split("."):
+        d = d[p]
+    return d
+
+
+def _pop_path(d: dict, path: str) -> None:
+    *parents, key = path.split(".")
+    for p in parents:
+        d = d.get(p, {})
+    d.pop(key, None)
+
+
+def differences(old: RunConfig, new: RunConfig, roles=("run",)) -> list[tuple[str, Any, Any]]:
+    """(path, old value, new value) of the keys with a role in ``roles`` whose values differ."""
+    a, b = old.to_dict(), new.to_dict()
+    return [(p, get_path(a, p), get_path(b, p)) for p in keys_with_role(roles) if get_path(a, p) != get_path(b, p)]
+
+
 # ---------------------------------------------------------------------- building from dicts
+
+
+def _migrate(d: dict[str, Any]) -> dict[str, Any]:
+    """Configs written by mmvae 0.1: ``model.fission_decoder`` is now ``model.options.decoder``."""
+    model = d.get("model")
+    if isinstance(model, dict) and "fission_decoder" in model:
+        model = dict(model)
+        decoder = model.pop("fission_decoder")
+        if model.get("model") == "fummvae":
+            model["options"] = {"decoder": decoder, **(model.get("options") or {})}
+        d = {**d, "model": model}
+    return d
 
 
 def _build(cls, d: Any, where: str):
@@ -176,6 +263,12 @@ def _build(cls, d: Any, where: str):
 def _coerce(tp, value, where: str):
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
+    if origin is Literal:
+        if value not in args:
+            choices = [str(a) for a in args]
+            raise ConfigError(f"'{where}' must be one of {', '.join(choices)}, got {value!r}."
+                              f"{closest(str(value), choices)}")
+        return value
     if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
             return None
@@ -226,76 +319,59 @@ def set_path(cfg: RunConfig, path: str, value: Any) -> None:
     obj = cfg
     parts = path.split(".")
     for p in parts[:-1]:
-        obj = obj[p] if isinstance(obj, dict) else getattr(obj, p)
+        obj = obj.setdefault(p, {}) if isinstance(obj, dict) else getattr(obj, p)
     key = parts[-1]
     if isinstance(obj, dict):
         obj[key] = value
         return
     hints = typing.get_type_hints(type(obj))
+    if key not in hints:
+        raise ConfigError(f"Unknown config key '{path}'.{closest(key, list(hints))}")
     setattr(obj, key, _coerce(hints[key], value, path))
 
 
 # ---------------------------------------------------------------------- validation
 
 
-def _choice(value, choices, where):
-    if value not in choices:
-        raise ConfigError(f"'{where}' must be one of {', '.join(map(str, choices))}, got {value!r}.{closest(str(value), list(choices))}")
-
-
-def _positive(value, where, allow_zero=False):
-    if value is None:
-        return
-    if value < 0 or (value == 0 and not allow_zero):
-        bound = "≥ 0" if allow_zero else "> 0"
-        raise ConfigError(f"'{where}' must be {bound}, got {value}.")
+def _check_fields(obj, where: str) -> None:
+    """Type (Literal choices included) and the ``check`` of every field of a config section."""
+    hints = typing.get_type_hints(type(obj))
+    for f in dataclasses.fields(obj):
+        path = f"{where}.{f.name}" if where else f.name
+        value = getattr(obj, f.name)
+        if typing.get_origin(hints[f.name]) is Literal:
+            _coerce(hints[f.name], value, path)
+        check = f.metadata.get("check")
+        if check is not None and value is not None:
+            must = check(value)
+            if must:
+                raise ConfigError(f"'{path}' must be {must}, got {value!r}.")
 
 
 def validate(cfg: RunConfig) -> RunConfig:
-    """Range and choice checks that need no data; returns cfg for chaining."""
+    """Checks every field, and the names that registries own; returns cfg for chaining."""
     from .data.datasets import DATASETS
+    from .models import resolve_model
+    from .nets import NETWORKS
+    from .objectives import resolve_objective_name
 
-    d, m, t, e = cfg.data, cfg.model, cfg.train, cfg.eval
-    if d.dataset != "auto":
-        DATASETS.get(d.dataset)
-    for k in ("max_d", "dm", "synthetic_train", "synthetic_test"):
-        _positive(getattr(d, k), f"data.{k}")
-    _positive(d.test_max_d, "data.test_max_d")
-    _choice(m.model, MODELS, "model.model")
-    _positive(m.latent_dim, "model.latent_dim")
-    _positive(m.private_latent_dim, "model.private_latent_dim")
-    _choice(m.distr, DISTRIBUTIONS, "model.distr")
-    _choice(m.posterior_scale, ("auto", "exp", "softmax"), "model.posterior_scale")
-    _positive(m.decoder_scale, "model.decoder_scale")
-    _positive(m.llik_scaling, "model.llik_scaling", allow_zero=True)
-    _choice(m.fission_decoder, ("separate", "joint"), "model.fission_decoder")
+    for section in ("data", "model", "train", "eval"):
+        _check_fields(getattr(cfg, section), section)
+    m = cfg.model
+    if cfg.data.dataset != "auto":
+        DATASETS.get(cfg.data.dataset)
     for name, spec in m.nets.items():
-        _choice(spec.arch, ("fc", "conv"), f"model.nets.{name}.arch")
-        _positive(spec.fbase, f"model.nets.{name}.fbase")
-        if not spec.hidden_dims:
-            raise ConfigError(f"'model.nets.{name}.hidden_dims' needs at least one width.")
-        for h in spec.hidden_dims:
-            _positive(h, f"model.nets.{name}.hidden_dims")
-    _positive(t.K, "train.K")
-    _positive(t.epochs, "train.epochs")
-    _positive(t.batch_size, "train.batch_size")
-    _positive(t.lr, "train.lr")
-    _positive(t.threads, "train.threads", allow_zero=True)
-    _positive(t.checkpoint_every, "train.checkpoint_every", allow_zero=True)
-    _positive(t.max_steps, "train.max_steps", allow_zero=True)
-    _choice(t.nan_policy, ("stop", "skip"), "train.nan_policy")
-    if not (t.device in ("auto", "cpu", "cuda") or t.device.startswith("cuda:")):
-        raise ConfigError(f"'train.device' must be auto, cpu, cuda or cuda:N, got {t.device!r}.")
-    _positive(e.test_every, "eval.test_every")
-    _choice(e.test_pairs, ("distinct", "all"), "eval.test_pairs")
-    _positive(e.test_K, "eval.test_K", allow_zero=True)
-    _positive(e.test_K_pairs, "eval.test_K_pairs")
-    _positive(e.n_figure, "eval.n_figure")
-    _positive(e.coherence_K, "eval.coherence_K")
-    _positive(e.joint_samples, "eval.joint_samples")
-    _choice(e.probe_latent, ("mean", "sample"), "eval.probe_latent")
-    _positive(e.probe_train, "eval.probe_train")
-    _positive(e.iwae_K, "eval.iwae_K", allow_zero=True)
-    _positive(e.iwae_pairs, "eval.iwae_pairs")
-    _positive(e.classifier_epochs, "eval.classifier_epochs")
+        NETWORKS.get(spec.arch)
+        if spec.fbase < 1:
+            raise ConfigError(f"'model.nets.{name}.fbase' must be > 0, got {spec.fbase}.")
+        if not spec.hidden_dims or min(spec.hidden_dims) < 1:
+            raise ConfigError(f"'model.nets.{name}.hidden_dims' needs at least one width, each > 0; got "
+                              f"{spec.hidden_dims}.")
+    info, _ = resolve_model(m.model)
+    if info.options is None:
+        if m.options:
+            raise ConfigError(f"Model '{m.model}' takes no options, got model.options {sorted(m.options)}.")
+    else:
+        m.options = dataclasses.asdict(_build(info.options, m.options, "model.options"))
+    resolve_objective_name(cfg.train.obj, info.kind, cfg.train.looser)
     return cfg

@@ -143,9 +143,50 @@ class DiagDist:
     def detach(self) -> DiagDist:
         return DiagDist(self.family, self.loc.detach(), self.scale.detach())
 
+    def importance_samples(self, k: int) -> Tensor:
+        """k proposal samples [k, *batch, D] for importance-weighted estimates."""
+        return self.rsample(k)
+
     @property
     def mean(self) -> Tensor:
         return self.loc
+
+
+class UniformMixture:
+    """(1/S) Σ_s q_s(z): the mixture-of-experts posterior over S component distributions.
+
+    ``rsample`` picks a component uniformly per sample and item; ``importance_samples`` draws k
+    from every component (stratified sampling, S·k samples), which is what an unbiased
+    importance-weighted estimate with the mixture as proposal uses.
+    """
+
+    def __init__(self, components: list):
+        if not components:
+            raise ValueError("a mixture needs at least one component")
+        self.components = list(components)
+
+    @property
+    def S(self) -> int:
+        return len(self.components)
+
+    def rsample(self, k: int = 1) -> Tensor:
+        zs = torch.stack([c.rsample(k) for c in self.components])  # [S, k, B, D]
+        pick = torch.randint(self.S, zs.shape[1:3], device=zs.device)  # [k, B]
+        return zs.gather(0, pick[None, ..., None].expand(1, *zs.shape[1:]))[0]
+
+    def importance_samples(self, k: int) -> Tensor:
+        return torch.cat([c.rsample(k) for c in self.components], 0)
+
+    def log_prob(self, z: Tensor) -> Tensor:
+        lq = torch.stack([c.log_prob(z) for c in self.components])
+        return torch.logsumexp(lq, 0) - math.log(self.S)
+
+    def detach(self) -> UniformMixture:
+        return UniformMixture([c.detach() for c in self.components])
+
+    @property
+    def mean(self) -> Tensor:
+        return torch.stack([c.mean for c in self.components]).mean(0)
 
 
 @dataclass
@@ -160,8 +201,3 @@ class PixelLikelihood:
         """Unscaled Σ_pixels log p(x | mean); mean is [..., C, H, W], result [...]."""
         return self.family.pixel_log_prob_sum(x, mean, self.scale)
 
-    def scaled_log_prob(self, x: Tensor, mean: Tensor) -> Tensor:
-        return self.llik_scaling * self.log_prob(x, mean)
-
-    def sample(self, mean: Tensor) -> Tensor:
-        return mean + self.scale * self.family.noise(mean.shape, mean.device, mean.dtype)

@@ -96,6 +96,7 @@ def test_data_sheet_writes_png(tmp_path):
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("model", ["mnist_svhn", "svhn"])
 def test_train_writes_the_run_folder(tmp_path, model):
     """A real run through the installed entry point (python -m mmvae), as a user runs it."""
@@ -118,6 +119,7 @@ def test_train_writes_the_run_folder(tmp_path, model):
     assert list((run / "checkpoints").glob("*.safetensors")) and (run / "checkpoints" / "last.json").exists()
 
 
+@pytest.mark.integration
 def test_generate_from_a_run(tmp_path, capsys):
     run = tmp_path / "run"
     assert main(["train", *TINY, "--epochs", "1", "--no-figures", "--no-analytics", "--no-final-eval",
@@ -138,6 +140,7 @@ EVAL_FAST = ["--set", "eval.classifier_epochs=1", "--set", "eval.iwae_K=4", "--s
              "--set", "eval.joint_samples=200", "--set", "eval.probe_train=300"]
 
 
+@pytest.mark.integration
 def test_train_with_final_evaluation_writes_the_report(tmp_path, capsys):
     run = tmp_path / "run"
     clf_dir = tmp_path / "clf"
@@ -160,6 +163,7 @@ def test_train_with_final_evaluation_writes_the_report(tmp_path, capsys):
     assert (run / "metrics.json").read_text() == before
 
 
+@pytest.mark.integration
 def test_evaluate_needs_a_checkpoint(tmp_path, capsys):
     (tmp_path / "config.yaml").write_text("train: {epochs: 1}\n")
     assert main(["evaluate", str(tmp_path)]) == 2

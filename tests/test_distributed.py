@@ -15,6 +15,8 @@ from mmvae.training.checkpoint import read_checkpoint
 
 from .conftest import tiny_config
 
+pytestmark = pytest.mark.integration  # end-to-end training runs
+
 HELPER = Path(__file__).with_name("_ddp_train.py")
 
 

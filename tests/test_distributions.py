@@ -24,7 +24,6 @@ def test_log_prob_kl_and_pixels(name):
     lik = PixelLikelihood(fam, 0.75, 2.0)
     want = T(mean, torch.tensor(0.75, dtype=torch.float64)).log_prob(x).flatten(2).sum(-1)
     torch.testing.assert_close(lik.log_prob(x, mean), want)
-    torch.testing.assert_close(lik.scaled_log_prob(x, mean), 2.0 * want)
 
 
 @pytest.mark.parametrize("name,var", [("Normal", 1.0), ("Laplace", 2.0)])
@@ -46,3 +45,21 @@ def test_scale_parameterisations():
     assert lik.log_prob(x, torch.zeros(1, 1, 1, 1)).item() == pytest.approx(-0.63, abs=0.005)
     assert lik.log_prob(x, torch.ones(1, 1, 1, 1)).item() == pytest.approx(-1.52, abs=0.005)
     assert math.isclose(-math.log(0.75) - 0.5 * math.log(2 * math.pi), -0.6313, abs_tol=1e-3)
+
+
+def test_uniform_mixture_density_and_stratified_samples():
+    from mmvae.distributions import UniformMixture
+
+    fam = FAMILIES.get("Normal")
+    comps = [DiagDist(fam, torch.full((3, 2), 100.0 * m), torch.ones(3, 2)) for m in range(3)]
+    mix = UniformMixture(comps)
+    z = torch.randn(5, 3, 2)
+    want = torch.logsumexp(torch.stack([c.log_prob(z) for c in comps]), 0) - math.log(3)
+    torch.testing.assert_close(mix.log_prob(z), want)
+    assert mix.importance_samples(4).shape == (12, 3, 2)  # 4 from each of the 3 components
+    torch.testing.assert_close(mix.mean, torch.full((3, 2), 100.0))
+    torch.manual_seed(0)
+    draws = mix.rsample(3000)  # each draw comes from one component, picked uniformly
+    nearest = (draws[..., :1] - 100 * torch.arange(3.0)).abs().argmin(-1)
+    share = torch.bincount(nearest.flatten(), minlength=3) / nearest.numel()
+    assert ((share - 1 / 3).abs() < 0.05).all()

@@ -8,13 +8,14 @@ import pytest
 import torch
 import yaml
 
-from mmvae.distributions import FAMILIES, DiagDist
+from mmvae.data.paired import PairedData
+from mmvae.distributions import FAMILIES, DiagDist, UniformMixture
 from mmvae.errors import CheckpointError
 from mmvae.evaluation.classifiers import fit_classifier, load_classifier, save_classifier
 from mmvae.evaluation.coherence import cross_coherence, joint_coherence, synergy
-from mmvae.evaluation.latent_probe import probe_accuracy
+from mmvae.evaluation.latent_probe import latent_accuracy, probe_accuracy
 from mmvae.evaluation.likelihood import iwae_estimates
-from mmvae.models import MMVAE
+from mmvae.models import MMVAE, Encoding, ModalitySpec, MultimodalVAE
 from mmvae.nets import NetSpec
 from mmvae.report.compare import compare
 from mmvae.report.run_report import write_report
@@ -23,86 +24,97 @@ from .test_mmvae_model import MODS
 
 # ---------------------------------------------------------------- a model whose digits are known
 
-
-class _Expert:
-    """Encodes an image's digit (stored in its first pixel) as a one-hot latent; decodes the
-    argmax of z back into an image carrying that digit (or always ``broken`` if set)."""
-
-    def __init__(self, shape, broken=None):
-        self.shape, self.broken = shape, broken
-
-    def decode(self, z):
-        digit = z.argmax(-1) if self.broken is None else torch.full(z.shape[:-1], self.broken)
-        return digit.float().div(10).add(0.05).view(*z.shape[:-1], 1, 1, 1).expand(*z.shape[:-1], *self.shape)
+SHIFT = (0, 3)  # modality m writes digit y as the grey level of (y + SHIFT[m]) % 10
 
 
-class _Model:
+def _image(digits, m, shape):
+    v = ((digits + SHIFT[m]) % 10).float().div(10).add(0.05)
+    return v.view(*digits.shape, 1, 1, 1).expand(*digits.shape, *shape)
+
+
+def _read(images, m):
+    return ((images.flatten(-3)[..., 0] * 10).floor().long() - SHIFT[m]) % 10
+
+
+class _Model(MultimodalVAE):
+    """Implements the model contract: encodes an image's digit as a one-hot latent; decodes the
+    argmax of z back into an image carrying that digit (decoder b always draws ``broken`` if set).
+    The two modalities write digits differently, so each needs its own judge."""
+
+    SHAPES = [(1, 4, 4), (3, 4, 4)]
+
     def __init__(self, broken=None):
-        self.names = ["a", "b"]
-        self.experts = [_Expert((1, 4, 4)), _Expert((3, 4, 4), broken)]
-        self.training = False
+        super().__init__([ModalitySpec("a", self.SHAPES[0]), ModalitySpec("b", self.SHAPES[1])], latent_dim=10)
+        self.broken = broken
+        self.dummy = torch.nn.Parameter(torch.zeros(1))
 
-    def train(self, mode=True):
-        self.training = mode
-        return self
+    kind = "moe"
 
-    def eval(self):
-        return self.train(False)
+    def encode(self, x, m):
+        loc = torch.nn.functional.one_hot(_read(x, m), 10).float() * 5
+        return Encoding(DiagDist(FAMILIES.get("Normal"), loc, torch.full_like(loc, 0.01)))
 
-    def encode(self, xs):
-        fam = FAMILIES.get("Normal")
-        out = []
-        for x in xs:
-            digit = (x[:, 0, 0, 0] * 10).floor().long()
-            loc = torch.nn.functional.one_hot(digit, 10).float() * 5
-            out.append(DiagDist(fam, loc, torch.full_like(loc, 0.01)))
-        return out
+    def decode(self, z, m, w=None):
+        digit = z.argmax(-1)
+        if m == 1 and self.broken is not None:
+            digit = torch.full_like(digit, self.broken)
+        return _image(digit, m, self.SHAPES[m])
 
     def prior(self):
-        fam = FAMILIES.get("Normal")
-        return DiagDist(fam, torch.zeros(1, 10), torch.ones(1, 10))
+        return DiagDist(FAMILIES.get("Normal"), torch.zeros(1, 10), torch.ones(1, 10))
 
-    def joint_posterior_sample(self, xs):
-        return self.encode(xs)[0].rsample(1)[0]
+    def joint_posterior(self, encodings):
+        qs = [encodings[m].shared for m in sorted(encodings)]
+        return qs[0] if len(qs) == 1 else UniformMixture(qs)
+
+    def forward(self, xs, K=1, decodes="all"):
+        raise NotImplementedError
 
 
 class _Clf:
+    def __init__(self, m):
+        self.m = m
+
     def predict(self, x):
-        return (x.flatten(1)[:, 0] * 10).floor().long()
+        return _read(x, self.m)
 
 
-class _Data:
-    """Duck-typed PairedData with 100 pairs, 10 of each digit."""
+def _data(labels=None, shuffled_images=False):
+    """PairedData of 100 pairs, 10 of each digit, written as each modality writes them."""
+    y = torch.arange(100) % 10
+    shown = y[torch.randperm(100, generator=torch.Generator().manual_seed(0))] if shuffled_images else y
+    images = [(_image(shown, m, _Model.SHAPES[m]) * 255).round().to(torch.uint8) for m in (0, 1)]
+    return PairedData(["a", "b"], ["a", "b"], images, torch.arange(100).view(-1, 1).repeat(1, 2),
+                      y if labels is None else labels, torch.zeros(100, dtype=torch.long))
 
-    def __init__(self):
-        self.labels = torch.arange(100) % 10
-        self.device = torch.device("cpu")
 
-    def __len__(self):
-        return 100
-
-    def gather(self, idx):
-        y = self.labels[idx]
-        v = y.float().div(10).add(0.05).view(-1, 1, 1, 1)
-        return [v.expand(-1, 1, 4, 4).clone(), v.expand(-1, 3, 4, 4).clone()], y
+JUDGES = [_Clf(0), _Clf(1)]
 
 
 def test_cross_and_joint_coherence_and_synergy_logic():
     good = _Model()
-    cc = cross_coherence(good, _Data(), [_Clf(), _Clf()], K=3, batch_size=30)
+    cc = cross_coherence(good, _data(), JUDGES, K=3, batch_size=30)
     assert cc["a_to_b"]["accuracy"] == 1.0 and cc["b_to_a"]["accuracy"] == 1.0
-    assert synergy(good, _Data(), [_Clf(), _Clf()])["accuracy"] == 1.0
-    assert joint_coherence(good, [_Clf(), _Clf()], n=500)["accuracy"] == 1.0
+    assert synergy(good, _data(), JUDGES)["accuracy"] == 1.0
+    assert joint_coherence(good, JUDGES, 10, n=500)["accuracy"] == 1.0
 
     broken = _Model(broken=3)  # decoder b always draws a 3
-    cc = cross_coherence(broken, _Data(), [_Clf(), _Clf()])
+    cc = cross_coherence(broken, _data(), JUDGES)
     assert cc["a_to_b"]["accuracy"] == pytest.approx(0.1)
     assert cc["a_to_b"]["per_digit"][3] == 1.0 and cc["a_to_b"]["per_digit"][4] == 0.0
     assert cc["b_to_a"]["accuracy"] == 1.0
-    syn = synergy(broken, _Data(), [_Clf(), _Clf()])
+    syn = synergy(broken, _data(), JUDGES)
     assert syn["accuracy"] == pytest.approx(0.1) and syn["to_a"] == 1.0
-    joint = joint_coherence(broken, [_Clf(), _Clf()], n=2000)
+    joint = joint_coherence(broken, JUDGES, 10, n=2000)
     assert joint["accuracy"] == pytest.approx(0.1, abs=0.03)
+
+
+def test_each_modality_is_judged_by_its_own_classifier():
+    """Judging b's images with a's classifier (or the reverse) must break every score."""
+    swapped = [_Clf(1), _Clf(0)]
+    cc = cross_coherence(_Model(), _data(), swapped)
+    assert cc["a_to_b"]["accuracy"] == 0.0 and cc["b_to_a"]["accuracy"] == 0.0
+    assert synergy(_Model(), _data(), swapped)["accuracy"] == 0.0
 
 
 def test_linear_probe_separates_clusters_and_not_noise():
@@ -110,9 +122,19 @@ def test_linear_probe_separates_clusters_and_not_noise():
     y = torch.arange(2000) % 10
     centres = torch.randn(10, 8, generator=g) * 3
     z = centres[y] + torch.randn(2000, 8, generator=g)
-    assert probe_accuracy((z[:1000], y[:1000]), (z[1000:], y[1000:])) > 0.95
+    assert probe_accuracy((z[:1000], y[:1000]), (z[1000:], y[1000:]), 10) > 0.95
     noise = torch.randn(2000, 8, generator=g)
-    assert probe_accuracy((noise[:1000], y[:1000]), (noise[1000:], y[1000:])) < 0.2
+    assert probe_accuracy((noise[:1000], y[:1000]), (noise[1000:], y[1000:]), 10) < 0.2
+
+
+def test_latent_probe_is_fitted_on_training_latents_only():
+    """Training images that do not match their labels teach the probe nothing, so its accuracy
+    on well-labelled test pairs stays near chance; fitted on the test latents it would be 100%."""
+    model = _Model()
+    acc = latent_accuracy(model, _data(shuffled_images=True), _data(), n_train=100)
+    assert set(acc) == {"a", "b"}
+    assert acc["a"] < 0.35 and acc["b"] < 0.35
+    assert latent_accuracy(model, _data(), _data(), n_train=100)["a"] == 1.0
 
 
 # ---------------------------------------------------------------- IWAE against an exact answer
@@ -142,8 +164,8 @@ def test_iwae_estimates_exact_when_posterior_is_prior_and_decoder_ignores_z():
 
     est = iwae_estimates(model, Data(), K=7, batch_size=4, k_chunk=3, progress=False)
     with torch.no_grad():
-        exact = [float(lk.log_prob(x, e.decode(torch.zeros(1, 3)).expand_as(x)).mean())
-                 for lk, e, x in zip(model.likelihoods, model.experts, xs)]
+        exact = [float(lk.log_prob(x, model.decode(torch.zeros(1, 3), m).expand_as(x)).mean())
+                 for m, (lk, x) in enumerate(zip(model.likelihoods, xs))]
     assert est["marginal_mnist"] == pytest.approx(exact[0], rel=1e-4)
     assert est["marginal_svhn"] == pytest.approx(exact[1], rel=1e-4)
     assert est["conditional_svhn_given_mnist"] == pytest.approx(exact[1], rel=1e-4)
@@ -182,11 +204,11 @@ def test_classifier_round_trip_and_refusals(tmp_path):
 # ---------------------------------------------------------------- reports
 
 
-def _fake_run(folder, seed, obj="elbo", cross=0.5):
+def _fake_run(folder, seed, obj="elbo", cross=0.5, **train):
     folder.mkdir(parents=True)
     (folder / "figures").mkdir()
     (folder / "config.yaml").write_text(yaml.safe_dump(
-        {"experiment": "exp", "model": {"model": "mnist_svhn"}, "train": {"obj": obj, "seed": seed}}))
+        {"experiment": "exp", "model": {"model": "mnist_svhn"}, "train": {"obj": obj, "seed": seed, **train}}))
     import matplotlib.image
     import numpy as np
 
@@ -225,7 +247,10 @@ def test_report_renders_in_headless_chromium(tmp_path):
 
 
 def test_compare_groups_seeds(tmp_path):
-    runs = [_fake_run(tmp_path / "a", 1, cross=0.4), _fake_run(tmp_path / "b", 2, cross=0.6),
+    # b differs from a in its seed and in keys that do not define a run (device, threads), so they
+    # are one group; c has another objective
+    runs = [_fake_run(tmp_path / "a", 1, cross=0.4),
+            _fake_run(tmp_path / "b", 2, cross=0.6, device="cpu", threads=2, progress=False),
             _fake_run(tmp_path / "c", 1, obj="dreg", cross=0.8)]
     paths = compare(runs, tmp_path / "out" / "table")
     md = paths["md"].read_text()
@@ -235,10 +260,13 @@ def test_compare_groups_seeds(tmp_path):
     assert "<table id='comparison'>" in paths["html"].read_text()
     ungrouped = compare(runs, tmp_path / "out" / "flat", group_by="none").get("md").read_text()
     assert "40.00%" in ungrouped and "60.00%" in ungrouped
+    other_lr = _fake_run(tmp_path / "d", 3, cross=0.1, lr=0.01)
+    md = compare(runs + [other_lr], tmp_path / "out" / "lr")["md"].read_text()
+    assert "(n=2)" in md and md.count("exp / mnist_svhn / elbo") == 2  # lr defines the run: its own column
 
 
 def test_last_test_losses_sums_every_kl(tmp_path):
-    from mmvae.evaluation.final import last_test_losses
+    from mmvae.pipeline.evaluate import last_test_losses
 
     rows = [{"epoch": 1, "test_loss": 9.0, "test_kl_a": 1.0},
             {"epoch": 2, "test_loss": 5.0, "test_shared_kl_mnist": 1.0, "test_private_kl_mnist": 2.0,

@@ -25,6 +25,7 @@ def test_presets_are_valid(name, quick):
         assert (cfg.model.distr, cfg.train.obj, cfg.train.looser, cfg.model.learn_prior) == ("Laplace", "dreg", True, True)
 
 
+@pytest.mark.integration
 def test_runner_writes_table_and_skips_finished_runs(tmp_path):
     study = Study("tiny", "two tiny MMVAEs", figures="")
     for seed in (1, 2):

@@ -4,8 +4,7 @@ import torch
 
 from mmvae import pipeline
 from mmvae.config import ModelConfig
-from mmvae.evaluation.suite import probe_encoders
-from mmvae.models.build import build_model, generation_model
+from mmvae.models import build_model
 from mmvae.objectives import OBJECTIVES
 from mmvae.objectives.factorised import club_terms, cross_modal_infonce
 
@@ -14,7 +13,7 @@ from .test_mmvae_model import MODS, _batch
 
 
 def _model(decoder, private=3):
-    cfg = ModelConfig(model="fummvae", latent_dim=4, private_latent_dim=private, fission_decoder=decoder)
+    cfg = ModelConfig(model="fummvae", latent_dim=4, private_latent_dim=private, options={"decoder": decoder})
     for spec in cfg.nets.values():
         spec.arch, spec.hidden_dims = "fc", [16]
     return build_model(cfg, MODS)
@@ -29,7 +28,7 @@ def test_every_objective_trains_every_part(decoder, name):
     out = model(xs, K=1, decodes="all")
     result = OBJECTIVES.get(name).fn(out, xs)
     assert torch.isfinite(result.value)
-    result.loss.backward()
+    result.training_loss.backward()
     for part in (model.shared.experts[1].encoder, model.private[0].experts[0].encoder, model.shared.experts[0].decoder):
         assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in part.parameters())
     if name == "fission":
@@ -46,7 +45,7 @@ def test_joint_decoders_read_shared_and_private():
 
 def test_probe_encoders_are_shared_and_private():
     model = _model("separate")
-    enc = probe_encoders(model)
+    enc = model.probe_encoders()
     assert set(enc) == {"mnist_shared", "mnist_private", "svhn_shared", "svhn_private"}
     xs = _batch(3)
     q_sh, q_pr = enc["mnist_shared"](xs), enc["mnist_private"](xs)
@@ -55,11 +54,12 @@ def test_probe_encoders_are_shared_and_private():
 
 
 @pytest.mark.parametrize("decoder", ["separate", "joint"])
-def test_generation_view(decoder):
-    view = generation_model(_model(decoder))
-    gens = view.generate(6)
+def test_generation_through_the_contract(decoder):
+    model = _model(decoder)
+    gens = model.generate(6)
     assert [g.shape for g in gens] == [(6, 1, 28, 28), (6, 3, 32, 32)]
-    assert view.translate(_batch(2)[1], source=1)[0].shape == (2, 1, 28, 28)
+    assert model.translate(_batch(2)[1], source=1)[0].shape == (2, 1, 28, 28)
+    assert model.likelihood_defined == (decoder == "separate")
 
 
 def test_infonce_prefers_aligned_pairs():
@@ -87,10 +87,11 @@ def test_club_detects_dependence_after_fitting_the_critic():
     assert mi_dep > 1.0 and mi_ind < mi_dep / 5
 
 
+@pytest.mark.integration
 def test_factorised_run_end_to_end(tmp_path):
     cfg = tiny_config(obj="fission", epochs=1)
     cfg.model.model = "fummvae"
-    cfg.model.fission_decoder = "joint"
+    cfg.model.options = {"decoder": "joint"}
     cfg.train.objective_weights = {"nce": 0.5, "tau": 0.2}
     cfg.eval.final_eval = True
     cfg.eval.classifier_epochs, cfg.eval.iwae_K, cfg.eval.joint_samples, cfg.eval.probe_train = 1, 4, 100, 200

@@ -1,13 +1,15 @@
 """The faster conv-net routes compute what the plain PyTorch layers compute, values and gradients."""
+import copy
+
 import pytest
 import torch
 from torch import nn
 
 from mmvae.allocator import tune_allocator
-from mmvae.distributions import FAMILIES, PixelLikelihood
-from mmvae.models.mmvae import Expert
-from mmvae.models.modality import ModalitySpec
-from mmvae.nets import NetSpec
+from mmvae.models import MMVAE, ModalitySpec
+from mmvae.models.expert import Expert
+from mmvae.nets import AnyOrderDecoder, NetSpec, accelerate, plain
+from mmvae.nets.accelerate import is_accelerated
 from mmvae.nets.fast_layers import (
     dense_heads,
     grid_from_latent,
@@ -16,6 +18,7 @@ from mmvae.nets.fast_layers import (
     subpixel_phases,
     upsample_subpixel,
 )
+from mmvae.objectives import OBJECTIVES
 
 LAYOUTS = [torch.contiguous_format, torch.channels_last]
 
@@ -91,17 +94,48 @@ def test_grid_from_latent_matches_transposed_conv_of_a_pixel():
 
 
 @pytest.mark.parametrize("shape", [(1, 28, 28), (3, 32, 32)])
-def test_expert_log_likelihood_in_any_pixel_order_equals_image_order(shape):
+def test_log_likelihood_in_any_pixel_order_equals_image_order(shape):
     torch.manual_seed(4)
-    expert = Expert(ModalitySpec("m", shape), 6, NetSpec("conv", fbase=8), "exp")
-    expert = expert.to(memory_format=torch.channels_last).eval()
-    lik = PixelLikelihood(FAMILIES.get("Laplace"), 0.75)
+    model = MMVAE([ModalitySpec("m", shape)], latent_dim=6, family="Laplace", nets=[NetSpec("conv", fbase=8)])
+    model = accelerate(model.to(memory_format=torch.channels_last)).eval()
+    assert isinstance(model.decoder_network(0), AnyOrderDecoder)
     z, x = torch.randn(7, 4, 6), torch.rand(4, *shape)
     with torch.inference_mode():
-        ref = lik.log_prob(x, expert.decode(z))
-        out = expert.log_likelihood(z, x, lik)
+        ref = model.likelihoods[0].log_prob(x, model.decode(z, 0))
+        out = model.log_likelihood(z, 0, x)
     assert out.shape == (7, 4)
     torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-3)
+
+
+@pytest.mark.parametrize("arch", ["conv", "fc"])
+def test_accelerate_keeps_parameters_and_computes_the_same(arch, monkeypatch):
+    """The fast routes are one explicit step on a built model: same parameters and state-dict
+    keys, the same objective value and gradients; ``plain`` reverts it."""
+    from mmvae.nets import fast_layers
+
+    monkeypatch.setattr(fast_layers, "ONEDNN_LINEAR", True)  # the AMD route too, on any CPU
+    torch.manual_seed(8)
+    mods = [ModalitySpec("mnist", (1, 28, 28)), ModalitySpec("svhn", (3, 32, 32))]
+    spec = NetSpec(arch, hidden_dims=[256], fbase=8)
+    ref = MMVAE(mods, latent_dim=5, nets=[spec, spec]).to(memory_format=torch.channels_last)
+    fast = copy.deepcopy(ref)
+    params_before = [id(p) for p in fast.parameters()]
+    accelerate(fast)
+    assert [id(p) for p in fast.parameters()] == params_before
+    assert list(fast.state_dict()) == list(ref.state_dict())
+    assert is_accelerated(fast) and not is_accelerated(ref)
+    xs = [torch.rand(6, 1, 28, 28), torch.rand(6, 3, 32, 32)]
+    info = OBJECTIVES.get("m_elbo_naive")
+    results = []
+    for model in (ref, fast):
+        torch.manual_seed(9)
+        res = info.fn(model(xs, K=2), xs)
+        res.training_loss.backward()
+        results.append((res.value.detach(), [p.grad.clone() for p in model.parameters() if p.requires_grad]))
+    torch.testing.assert_close(results[1][0], results[0][0], rtol=1e-5, atol=1e-3)
+    for a, b in zip(results[1][1], results[0][1]):
+        torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-3)
+    assert not is_accelerated(plain(fast))
 
 
 def test_allocator_tuning_applies_on_glibc_and_can_be_turned_off(monkeypatch):
@@ -156,13 +190,14 @@ def test_onednn_linear_route_is_chosen_by_vendor_or_forced(monkeypatch):
                                                  and hasattr(torch.ops.mkldnn, "_linear_pointwise"))
 
 
+@pytest.mark.integration
 def test_networks_compile_with_torch_compile():
     """The fast routes step aside under torch.compile (``--compile``), which then works."""
     torch.manual_seed(6)
     experts = [Expert(ModalitySpec("a", (1, 28, 28)), 4, NetSpec("fc", [128]), "exp"),
                Expert(ModalitySpec("b", (3, 32, 32)), 4, NetSpec("conv", fbase=4), "exp")]
     for expert in experts:
-        expert = expert.to(memory_format=torch.channels_last)
+        expert = accelerate(expert.to(memory_format=torch.channels_last))
         x = torch.rand(3, *expert.spec.shape)
 
         def loss(e, x=x):

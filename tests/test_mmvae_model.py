@@ -45,8 +45,8 @@ def test_likelihood_scaling_defaults_and_override():
 def test_learnable_prior_only_when_asked():
     fixed = MMVAE(MODS, latent_dim=3, nets=FC)
     learn = MMVAE(MODS, latent_dim=3, nets=FC, learn_prior=True)
-    assert not any(p.requires_grad for p in fixed.prior.parameters())
-    assert any(p.requires_grad for p in learn.prior.parameters())
+    assert not any(p.requires_grad for p in fixed.prior_module.parameters())
+    assert any(p.requires_grad for p in learn.prior_module.parameters())
 
 
 @pytest.mark.parametrize("name", ["m_elbo_naive", "m_elbo", "m_iwae", "m_iwae_looser", "m_dreg", "m_dreg_looser"])
@@ -58,7 +58,7 @@ def test_three_modalities(name):
     out = model(xs, K=3, decodes=info.decodes)
     result = info.fn(out, xs)
     assert torch.isfinite(result.value)
-    result.loss.backward()
+    result.training_loss.backward()
     assert all(p.grad is not None for p in model.experts[2].encoder.parameters())
 
 
@@ -90,10 +90,12 @@ def test_iwae_with_one_sample_is_warned():
 
 def _poison(monkeypatch, at_call):
     """Makes the objective return NaN on its ``at_call``-th training call."""
-    make = pipeline.make_objective
+    from mmvae.pipeline import components as build
+
+    make = build.make_objective
 
     def patched(cfg):
-        fn, name, info, K = make(cfg)
+        fn, info, options, K = make(cfg)
         calls = {"n": 0}
 
         def wrapped(out, xs):
@@ -105,11 +107,12 @@ def _poison(monkeypatch, at_call):
                     result.terms["kl_svhn"] = torch.tensor(math.nan)
             return result
 
-        return wrapped, name, info, K
+        return wrapped, info, options, K
 
-    monkeypatch.setattr(pipeline, "make_objective", patched)
+    monkeypatch.setattr(build, "make_objective", patched)
 
 
+@pytest.mark.integration
 def test_nan_stop_saves_and_names_the_step(tmp_path, monkeypatch):
     _poison(monkeypatch, at_call=5)
     cfg = tiny_config()
@@ -120,6 +123,7 @@ def test_nan_stop_saves_and_names_the_step(tmp_path, monkeypatch):
     assert meta["global_step"] == 4  # the last good state is kept
 
 
+@pytest.mark.integration
 def test_nan_skip_counts_the_batch(tmp_path, monkeypatch):
     _poison(monkeypatch, at_call=5)
     cfg = tiny_config(nan_policy="skip", epochs=1)

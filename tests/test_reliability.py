@@ -34,6 +34,7 @@ def _rows(run):
     return [json.loads(line) for line in (Path(run) / "metrics.jsonl").read_text().splitlines()]
 
 
+@pytest.mark.integration
 def test_sigkill_mid_epoch_then_resume_matches_uninterrupted(tmp_path):
     full, cut = tmp_path / "full", tmp_path / "cut"
     assert main(["train", *RUN_ARGS, "--run-dir", str(full)]) == 0
@@ -65,6 +66,7 @@ def test_sigkill_mid_epoch_then_resume_matches_uninterrupted(tmp_path):
     assert not list((cut / "checkpoints").glob("*.tmp"))
 
 
+@pytest.mark.integration
 def test_crash_while_writing_a_checkpoint_keeps_the_previous_one(tmp_path, monkeypatch):
     cfg = tiny_config(epochs=1)
     cfg.run_dir = str(tmp_path / "run")
@@ -99,6 +101,7 @@ def _retamper(run, change):
     (folder / "last.json").write_text(json.dumps(meta))
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("change,message", [
     (lambda t: t.pop(next(k for k in t if k.startswith("model/"))), "missing tensors"),
     (lambda t: t.__setitem__(next(k for k in t if k.endswith("weight")), torch.zeros(3, 3)), "wrong shapes"),
@@ -119,6 +122,7 @@ def _resume(cfg):
     pipeline.train(cfg2, resume=True)
 
 
+@pytest.mark.integration
 def test_checkpoint_records_version_and_config_and_warns_on_mismatch(tmp_path):
     cfg = tiny_config(epochs=1)
     cfg.run_dir = str(tmp_path / "run")
@@ -135,6 +139,7 @@ def test_checkpoint_records_version_and_config_and_warns_on_mismatch(tmp_path):
     assert "mmvae 0.0.1" in text and "config hash differs" in text
 
 
+@pytest.mark.integration
 def test_checkpoint_is_never_unpickled(tmp_path):
     """A pickle disguised as weights is rejected by safetensors, not executed."""
     cfg = tiny_config(epochs=1)
@@ -157,6 +162,7 @@ def test_checkpoint_is_never_unpickled(tmp_path):
     assert not marker.exists()
 
 
+@pytest.mark.integration
 def test_unwritable_figures_do_not_stop_training(tmp_path, monkeypatch):
     import mmvae.training.figures as figs
 
@@ -202,14 +208,33 @@ def test_config_file_unknown_key_from_the_cli(tmp_path, capsys):
     assert "Did you mean 'latent_dim'" in capsys.readouterr().err
 
 
+@pytest.mark.integration
 def test_resume_refuses_changed_settings(tmp_path, capsys):
     cfg = tiny_config(epochs=1)
     cfg.run_dir = str(tmp_path / "run")
     pipeline.train(cfg)
     assert main(["train", "--resume", cfg.run_dir, "--lr", "0.1"]) == 2
-    assert "cannot change" in capsys.readouterr().err
+    err = capsys.readouterr().err.replace("\n", " ")
+    assert "train.lr: 0.001 in the run, 0.1 asked" in err
     with pytest.raises(ConfigError):
         from mmvae.cli.main import build_parser
         from mmvae.cli.train_cmd import config_from_args
 
         config_from_args(build_parser().parse_args(["train", "--resume", str(tmp_path / "nothing")]))
+
+
+@pytest.mark.integration
+def test_resume_accepts_the_same_values_and_machine_settings(tmp_path, capsys):
+    """Repeating the run's own values, or changing where it runs, is no change: no refusal and
+    no false "settings differ" warning; the message for a real change names old and new."""
+    run = str(tmp_path / "run")
+    assert main(["train", *RUN_ARGS, "--epochs", "1", "--run-dir", run]) == 0
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert main(["train", "--resume", run, "--model", "mnist_svhn", "--obj", "elbo", "--device", "cpu",
+                     "--threads", "1", "--epochs", "2"]) == 0
+    assert not [w for w in caught if "settings" in str(w.message) or "hash" in str(w.message)]
+    assert [r["epoch"] for r in _rows(run)] == [1, 2]
+    capsys.readouterr()
+    assert main(["train", "--resume", run, "--model", "fummvae"]) == 2
+    assert "model.model: 'mnist_svhn' in the run, 'fummvae' asked" in capsys.readouterr().err.replace("\n", " ")

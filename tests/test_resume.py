@@ -11,6 +11,8 @@ from mmvae.training.trainer import Trainer
 
 from .conftest import tiny_config
 
+pytestmark = pytest.mark.integration  # end-to-end training runs
+
 
 def _weights(run_dir):
     _, tensors = read_checkpoint(run_dir)

@@ -23,7 +23,7 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from ..evaluation.final import evaluate_run_dir
+    from ..pipeline import evaluate_run_dir
 
     keys = {"iwae_K": args.iwae_K, "iwae_pairs": args.iwae_pairs, "coherence_K": args.coherence_K,
             "joint_samples": args.joint_samples, "probe_latent": args.probe_latent,

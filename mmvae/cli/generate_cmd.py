@@ -24,14 +24,12 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     import torch
 
+    from .. import pipeline
     from ..errors import ConfigError
-    from ..models.build import generation_model
-    from ..runs import load_run
     from ..viz.grids import save_grid, to_display
 
-    loaded = load_run(args.run_dir)
+    loaded = pipeline.load_run(args.run_dir)
     model, names = loaded.model, loaded.model.names
-    inner = generation_model(model)
     out_dir = Path(args.out or Path(args.run_dir) / "generated")
     for m in (args.source, args.target):
         if m is not None and m not in names:
@@ -42,12 +40,10 @@ def run(args) -> int:
     written = []
     with torch.no_grad():
         if args.source is None:
-            for name, imgs in zip(names, inner.generate(args.n * 8)):
+            for name, imgs in zip(names, model.generate(args.n * 8)):
                 if args.target in (None, name):
                     written.append(save_grid(imgs, out_dir / f"joint_{name}.png"))
         else:
-            from .. import pipeline
-
             if args.data_dir:
                 loaded.cfg.data.data_dir = args.data_dir
             test = pipeline.load_data(loaded.cfg, splits=("test",))["test"].distinct()
@@ -56,7 +52,7 @@ def run(args) -> int:
             targets = [args.target] if args.target else names
             for t in targets:
                 d = names.index(t)
-                rows = [inner.translate(xs[src], src)[d] for _ in range(args.samples)]
+                rows = [model.translate(xs[src], src)[d] for _ in range(args.samples)]
                 size = max(xs[src].shape[-1], rows[0].shape[-1])
                 grid = torch.cat([to_display(xs[src], size)] + [to_display(r, size) for r in rows])
                 written.append(save_grid(grid, out_dir / f"{args.source}_to_{t}.png", nrow=len(xs[src])))

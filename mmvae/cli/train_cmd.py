@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import argparse
+import copy
 from importlib import resources
 from pathlib import Path
 
-from ..config import RunConfig, set_path
+from ..config import RunConfig, differences, set_path
 from ..errors import ConfigError
 
 S = argparse.SUPPRESS
@@ -33,8 +34,9 @@ OPTIONS = [
         (["--synthetic-seed"], "data.synthetic_seed", {"type": int}, "seed of the synthetic digit generator"),
     ]),
     ("Model", [
-        (["--model"], "model.model", {"metavar": "NAME"}, "mnist | svhn (unimodal VAE on that modality of --dataset), "
-         "mnist_svhn (MMVAE), fummvae (factorised MMVAE)"),
+        (["--model"], "model.model", {"metavar": "NAME"}, "mmvae (mixture of experts; the seed's mnist_svhn), "
+         "vae (unimodal VAE on --modality of --dataset; mnist and svhn are aliases), fummvae (factorised MMVAE)"),
+        (["--modality"], "model.modality", {"metavar": "NAME"}, "the modality a unimodal VAE reads"),
         (["--latent-dim", "--latent_dim"], "model.latent_dim", {"type": int}, "latent size D (seed: 20)"),
         (["--distr"], "model.distr", {}, "Normal or Laplace for prior, posterior and likelihood"),
         (["--posterior-scale"], "model.posterior_scale", {}, "auto | exp | softmax (softmax·D, the original's Laplace form)"),
@@ -44,7 +46,7 @@ OPTIONS = [
         (["--llik_scaling", "--llik-scaling"], "model.llik_scaling", {"type": float},
          "MNIST likelihood weight λ; 0 = 3·32·32/(28·28) (SVHN λ is 1)"),
         (["--private-latent-dim"], "model.private_latent_dim", {"type": int}, "fummvae: private latent size (default: --latent-dim)"),
-        (["--fission-decoder"], "model.fission_decoder", {}, "fummvae: separate | joint"),
+        (["--fission-decoder"], "model.options.decoder", {}, "fummvae: separate | joint ([shared, private] decoders)"),
     ]),
     ("Networks (seed flags set both modalities; --mnist-*/--svhn-* set one)", [
         (["--no_conv", "--no-conv"], None, {"action": "store_true", "dest": "no_conv"}, "fully connected nets for both modalities"),
@@ -84,6 +86,8 @@ OPTIONS = [
          "bf16 autocast of the networks (GPU; CPUs with bf16 units); see docs/performance.md"),
         (["--no-channels-last"], "train.channels_last", {"action": "store_const", "const": False},
          "keep conv weights in the default layout (channels_last is the default)"),
+        (["--no-fast-routes"], "train.fast_routes", {"action": "store_const", "const": False},
+         "run the networks as plain PyTorch layers (the CPU fast routes compute the same with the same weights)"),
         (["--no-progress"], "train.progress", {"action": "store_const", "const": False}, "no progress bars"),
     ]),
     ("Evaluation and figures", [
@@ -96,8 +100,6 @@ OPTIONS = [
         (["--no-final-eval"], "eval.final_eval", {"action": "store_const", "const": False}, "skip the final metric suite and report"),
     ]),
 ]
-RESUMABLE = {"train.epochs", "train.threads", "train.device", "train.progress", "train.checkpoint_every",
-             "train.nan_policy", "eval.figures", "eval.analytics", "eval.final_eval"}
 
 
 def preset_names() -> list[str]:
@@ -182,30 +184,39 @@ def config_from_args(args) -> tuple[RunConfig, bool]:
             raise ConfigError(f"{run_dir} is not a run folder (no config.yaml). Pass the folder "
                               "`mmvae train` printed at the end of the run.")
         cfg = RunConfig.from_yaml(run_dir / "config.yaml")
-        fixed = sorted(set(over) - RESUMABLE)
-        net_flags = [f for f in ("no_conv", "hidden_dims", "fbase", "mirror_decoder") if getattr(args, f, False)]
-        if fixed or net_flags:
+        wanted = copy.deepcopy(cfg)
+        apply_network_flags(wanted, args)
+        _apply(wanted, over)
+        changed = differences(cfg, wanted, roles=("run",))
+        if changed:
+            listed = "; ".join(f"{path}: {old!r} in the run, {new!r} asked" for path, old, new in changed)
             raise ConfigError(
-                f"--resume continues a run with its saved settings, so {', '.join(fixed + net_flags)} "
-                f"cannot change. Start a new run instead, or only change {', '.join(sorted(RESUMABLE))}."
+                f"--resume continues a run with its saved settings, and these would change it: {listed}. "
+                "Start a new run for other settings; a resumed run may change only how long it runs "
+                "(train.epochs), where and how it runs (device, threads, progress, data_dir, …) and what is "
+                "measured (eval.*)."
             )
-        cfg.run_dir = str(run_dir)
-    else:
-        if args.config and args.preset:
-            raise ConfigError("Give either --config or --preset, not both.")
-        cfg = load_preset(args.preset) if args.preset else (
-            RunConfig.from_yaml(args.config) if args.config else RunConfig())
-        apply_network_flags(cfg, args)
-        if args.run_dir:
-            cfg.run_dir = args.run_dir
-        if args.experiment is not None:
-            cfg.experiment = args.experiment
+        wanted.run_dir = str(run_dir)
+        return wanted, True
+    if args.config and args.preset:
+        raise ConfigError("Give either --config or --preset, not both.")
+    cfg = load_preset(args.preset) if args.preset else (
+        RunConfig.from_yaml(args.config) if args.config else RunConfig())
+    apply_network_flags(cfg, args)
+    if args.run_dir:
+        cfg.run_dir = args.run_dir
+    if args.experiment is not None:
+        cfg.experiment = args.experiment
+    _apply(cfg, over)
+    return cfg, False
+
+
+def _apply(cfg: RunConfig, over: dict) -> None:
     for path, value in over.items():
         try:
             set_path(cfg, path, value)
         except (AttributeError, KeyError):
             raise ConfigError(f"Unknown config key '{path}' in --set.") from None
-    return cfg, bool(args.resume)
 
 
 def run(args) -> int:

@@ -41,10 +41,6 @@ def dataset_sources(name: str) -> list:
     return [SOURCES.get(s) for s in DATASETS.get(name)]
 
 
-def load_source(source_name: str, split: str, cfg):
-    return SOURCES.get(source_name).load(split, cfg)
-
-
 def load_paired(cfg, split: str) -> PairedData:
     """The label-matched pairs of the configured dataset's modalities for ``split``."""
     sources = dataset_sources(resolve_dataset(cfg)[0])
@@ -71,6 +67,7 @@ def load_paired(cfg, split: str) -> PairedData:
     return PairedData(
         names=[s.slot for s in sources], sources=[s.name for s in sources],
         images=[x for x, _ in loaded], index=index, labels=labels[0][index[:, 0]], rep=rep,
+        num_classes=int(max(int(y.max()) for y in labels)) + 1,
     )
 
 
@@ -84,5 +81,5 @@ def load_unimodal(cfg, slot: str, split: str) -> PairedData:
     n = len(y)
     return PairedData(
         names=[slot], sources=[s.name], images=[x], index=torch.arange(n).view(-1, 1),
-        labels=y, rep=torch.zeros(n, dtype=torch.int64),
+        labels=y, rep=torch.zeros(n, dtype=torch.int64), num_classes=int(y.max()) + 1,
     )

@@ -7,14 +7,17 @@ from dataclasses import dataclass, replace
 import torch
 from torch import Tensor
 
+from ..utils import derive_seed
+
 
 @dataclass
 class PairedData:
     """M modalities' images (uint8, one tensor each) and P pairs indexing into them.
 
-    index[p, m] is the image of modality m in pair p; labels[p] is the shared digit;
+    index[p, m] is the image of modality m in pair p; labels[p] is the shared class (the digit);
     rep[p] is which of the dm pairing rounds made the pair (rep == 0 is one pass over every
-    kept image: the distinct pairs).
+    kept image: the distinct pairs). num_classes: the number of classes of the labels (0: one
+    more than the largest label).
     """
 
     names: list[str]
@@ -23,6 +26,11 @@ class PairedData:
     index: Tensor
     labels: Tensor
     rep: Tensor
+    num_classes: int = 0
+
+    def __post_init__(self):
+        if not self.num_classes:
+            self.num_classes = int(self.labels.max()) + 1 if len(self.labels) else 0
 
     def __len__(self) -> int:
         return self.index.shape[0]
@@ -56,6 +64,21 @@ class PairedData:
     def head(self, n: int) -> PairedData:
         return self.subset(torch.arange(min(n, len(self)), device=self.device))
 
+    def stratified(self, n: int, seed: int) -> PairedData:
+        """A seeded subset of about n pairs with the classes as balanced as the data allows:
+        each class gets n // num_classes (the remainder goes to the first classes), drawn at
+        random; a class with too few pairs gives all it has."""
+        gen = torch.Generator().manual_seed(seed)
+        labels = self.labels.cpu()
+        k = self.num_classes
+        picked = []
+        for c in range(k):
+            members = torch.nonzero(labels == c).flatten()
+            want = n // k + (1 if c < n % k else 0)
+            picked.append(members[torch.randperm(len(members), generator=gen)[:want]])
+        idx = torch.cat(picked).sort().values if picked else torch.zeros(0, dtype=torch.long)
+        return self.subset(idx.to(self.device))
+
     def gather(self, idx: Tensor) -> tuple[list[Tensor], Tensor]:
         """Float batches in [0, 1] (one per modality) and labels for pair indices ``idx``."""
         pairs = self.index[idx]
@@ -66,7 +89,7 @@ class PairedData:
         """The pair order of an epoch: a permutation drawn from (seed, epoch) alone."""
         if not shuffle:
             return torch.arange(len(self))
-        gen = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+        gen = torch.Generator().manual_seed(derive_seed(seed, "epoch_order", epoch))
         return torch.randperm(len(self), generator=gen)
 
     def batches(

@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..errors import DataError
 from ..registry import Registry
 from . import synthetic
 from .files import cache_dir
@@ -112,10 +111,3 @@ SOURCES.register("synthmnist")(Source(
 SOURCES.register("synthsvhn")(Source(
     "synthsvhn", "svhn", (3, 32, 32), False, _synthetic_loader("synthsvhn"),
     "synthetic street-number-like digits (3×32×32)"))
-
-
-def check_source(name: str) -> Source:
-    try:
-        return SOURCES.get(name)
-    except Exception as e:
-        raise DataError(str(e)) from None

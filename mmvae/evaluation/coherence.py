@@ -1,17 +1,19 @@
-"""Coherence of generated images, judged by per-modality digit classifiers.
+"""Coherence of generated images, judged by per-modality classifiers (the judges).
 
 * cross coherence r→d: decode z ~ q(z | x_r) with decoder d (its mean image), classify, compare
-  with the pair's digit (the original uses one posterior sample; ``K`` averages over more);
-* joint coherence: z ~ p(z) decoded into every modality; the classifiers' labels all agree;
-* synergy (Shi et al. 2021, criterion (d) of the seed's figure): z ~ q_Φ(z | x_1..x_M), the
-  joint posterior, decoded into every modality; every generated image carries the pair's digit.
+  with the pair's label (the original uses one posterior sample; ``K`` averages over more);
+* joint coherence: z ~ p(z) decoded into every modality; the judges' labels all agree;
+* synergy (Shi et al. 2021, criterion (d) of the seed's figure): z ~ q(z | x_1..x_M), the
+  joint posterior, decoded into every modality; every generated image carries the pair's label.
+
+All of it goes through the model contract (encode, joint_posterior, decode, prior).
 """
 from __future__ import annotations
 
 import torch
 
 from ..data.paired import PairedData
-from ..models.mmvae import evaluating
+from ..models import evaluating
 
 
 def _batches(data: PairedData, batch_size: int):
@@ -20,8 +22,9 @@ def _batches(data: PairedData, batch_size: int):
         yield data.gather(idx)
 
 
-def _per_digit(correct: torch.Tensor, labels: torch.Tensor) -> list[float]:
-    return [float(correct[labels == d].float().mean()) if (labels == d).any() else float("nan") for d in range(10)]
+def per_class(correct: torch.Tensor, labels: torch.Tensor, num_classes: int) -> list[float]:
+    return [float(correct[labels == c].float().mean()) if (labels == c).any() else float("nan")
+            for c in range(num_classes)]
 
 
 @torch.no_grad()
@@ -32,13 +35,12 @@ def cross_coherence(model, data: PairedData, classifiers: list, K: int = 1, batc
     with evaluating(model):
         for xs, labels in _batches(data, batch_size):
             labels = labels.cpu()
-            qs = model.encode(xs)
-            for r, q in enumerate(qs):
-                z = q.rsample(K)  # [K, B, D]
-                for d in range(len(names)):
+            for r in range(model.M):
+                z = model.joint_posterior({r: model.encode(xs[r], r)}).rsample(K)  # [K, B, D]
+                for d in range(model.M):
                     if d == r:
                         continue
-                    imgs = model.experts[d].decode(z).flatten(0, 1)
+                    imgs = model.decode(z, d).flatten(0, 1)
                     pred = classifiers[d].predict(imgs).view(K, -1).cpu()
                     hits[(r, d)].append((pred == labels).float().mean(0))
     labels = data.labels.cpu()
@@ -46,21 +48,21 @@ def cross_coherence(model, data: PairedData, classifiers: list, K: int = 1, batc
     for (r, d), parts in hits.items():
         correct = torch.cat(parts)
         out[f"{names[r]}_to_{names[d]}"] = {"accuracy": float(correct.mean()),
-                                            "per_digit": _per_digit(correct, labels)}
+                                            "per_digit": per_class(correct, labels, data.num_classes)}
     return out
 
 
 @torch.no_grad()
-def joint_coherence(model, classifiers: list, n: int = 10_000, batch_size: int = 2000) -> dict:
+def joint_coherence(model, classifiers: list, num_classes: int, n: int = 10_000, batch_size: int = 2000) -> dict:
     """Fraction of prior samples whose decodings get the same label in every modality."""
-    agree, counts = [], torch.zeros(10)
+    agree, counts = [], torch.zeros(num_classes)
     with evaluating(model):
         for start in range(0, n, batch_size):
             z = model.prior().rsample(min(batch_size, n - start))[:, 0]
-            preds = torch.stack([clf.predict(e.decode(z)).cpu() for e, clf in zip(model.experts, classifiers)])
+            preds = torch.stack([clf.predict(model.decode(z, d)).cpu() for d, clf in enumerate(classifiers)])
             same = (preds == preds[0]).all(0)
             agree.append(same)
-            counts += torch.bincount(preds[0][same], minlength=10).float()
+            counts += torch.bincount(preds[0][same], minlength=num_classes).float()
     agree = torch.cat(agree)
     return {"accuracy": float(agree.float().mean()), "n_samples": n,
             "digit_share_of_agreeing": (counts / counts.sum().clamp(min=1)).tolist()}
@@ -74,38 +76,35 @@ def synergy(model, data: PairedData, classifiers: list, batch_size: int = 1000) 
     with evaluating(model):
         for xs, labels in _batches(data, batch_size):
             labels = labels.cpu()
-            z = model.joint_posterior_sample(xs)
-            for d, (e, clf) in enumerate(zip(model.experts, classifiers)):
-                per_mod[d].append(clf.predict(e.decode(z)).cpu() == labels)
+            z = model.joint_posterior(dict(enumerate(model.encode_all(xs)))).rsample(1)[0]
+            for d, clf in enumerate(classifiers):
+                per_mod[d].append(clf.predict(model.decode(z, d)).cpu() == labels)
     correct = torch.stack([torch.cat(p) for p in per_mod])
     labels = data.labels.cpu()
     both = correct.all(0)
-    return {"accuracy": float(both.float().mean()), "per_digit": _per_digit(both, labels),
+    return {"accuracy": float(both.float().mean()), "per_digit": per_class(both, labels, data.num_classes),
             **{f"to_{n}": float(c.float().mean()) for n, c in zip(names, correct)}}
 
 
 @torch.no_grad()
 def unimodal_quality(model, data: PairedData, classifier, n_gen: int = 10_000, batch_size: int = 1000) -> dict:
-    """For a one-modality VAE: digit accuracy of reconstructions (z ~ q(z|x)), and for prior
-    samples the classifier's mean confidence and the entropy of the predicted digits (ln 10 when
-    every digit is generated equally often)."""
+    """For a one-modality VAE: label accuracy of reconstructions (z ~ q(z|x)), and for prior
+    samples the judge's mean confidence and the entropy of the predicted labels (ln C when
+    every one of C classes is generated equally often)."""
     hits = []
-    expert = model.experts[0]
     with evaluating(model):
         for xs, labels in _batches(data, batch_size):
-            z = model.encode(xs)[0].rsample(1)[0]
-            hits.append(classifier.predict(expert.decode(z)).cpu() == labels.cpu())
+            z = model.encode(xs[0], 0).shared.rsample(1)[0]
+            hits.append(classifier.predict(model.decode(z, 0)).cpu() == labels.cpu())
         probs = []
         for start in range(0, n_gen, batch_size):
             z = model.prior().rsample(min(batch_size, n_gen - start))[:, 0]
-            imgs = expert.decode(z)
-            logits = torch.cat([classifier.net(c.to(next(classifier.net.parameters()).device)) for c in imgs.split(2000)])
-            probs.append(logits.softmax(-1).cpu())
+            probs.append(classifier.probabilities(model.decode(z, 0)).cpu())
     correct = torch.cat(hits)
     probs = torch.cat(probs)
-    share = torch.bincount(probs.argmax(1), minlength=10).float() / len(probs)
+    share = torch.bincount(probs.argmax(1), minlength=data.num_classes).float() / len(probs)
     entropy = float(-(share[share > 0] * share[share > 0].log()).sum())
     return {"reconstruction_accuracy": float(correct.float().mean()),
-            "per_digit": _per_digit(correct, data.labels.cpu()),
+            "per_digit": per_class(correct, data.labels.cpu(), data.num_classes),
             "generation_confidence": float(probs.max(1).values.mean()),
             "generation_digit_entropy": entropy}

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from ..data.paired import PairedData
-from ..models.mmvae import evaluating
+from ..models import evaluating
 
 
 @torch.no_grad()
@@ -26,12 +26,12 @@ def encode_latents(encode_fn, data: PairedData, use_mean: bool = True, batch_siz
     return torch.cat(zs), torch.cat(ys)
 
 
-def fit_linear_probe(z: torch.Tensor, y: torch.Tensor, l2: float = 1e-4, max_iter: int = 200):
+def fit_linear_probe(z: torch.Tensor, y: torch.Tensor, num_classes: int, l2: float = 1e-4, max_iter: int = 200):
     """(weight, bias, mean, std) of a logistic regression on standardised latents."""
     mean, std = z.mean(0), z.std(0).clamp(min=1e-6)
     x = (z - mean) / std
-    W = torch.zeros(z.shape[1], 10, requires_grad=True)
-    b = torch.zeros(10, requires_grad=True)
+    W = torch.zeros(z.shape[1], num_classes, requires_grad=True)
+    b = torch.zeros(num_classes, requires_grad=True)
     opt = torch.optim.LBFGS([W, b], lr=1, max_iter=max_iter, line_search_fn="strong_wolfe")
 
     def closure():
@@ -45,22 +45,23 @@ def fit_linear_probe(z: torch.Tensor, y: torch.Tensor, l2: float = 1e-4, max_ite
     return W.detach(), b.detach(), mean, std
 
 
-def probe_accuracy(train, test, l2: float = 1e-4) -> float:
-    W, b, mean, std = fit_linear_probe(*train, l2=l2)
+def probe_accuracy(train, test, num_classes: int, l2: float = 1e-4) -> float:
+    """Accuracy on ``test`` (latents, labels) of a probe fitted on ``train`` alone."""
+    W, b, mean, std = fit_linear_probe(*train, num_classes=num_classes, l2=l2)
     z, y = test
     return float((((z - mean) / std) @ W + b).argmax(1).eq(y).float().mean())
 
 
-def latent_accuracy(model, train: PairedData, test: PairedData, encoders: dict, use_mean: bool = True,
-                    n_train: int = 20_000) -> dict:
-    """Probe test accuracy per named encoder; ``encoders`` maps name → fn(xs) -> DiagDist."""
-    g = torch.Generator().manual_seed(0)
+def latent_accuracy(model, train: PairedData, test: PairedData, use_mean: bool = True,
+                    n_train: int = 20_000, seed: int = 0) -> dict:
+    """Probe test accuracy for each latent the model names (``model.probe_encoders()``)."""
+    g = torch.Generator().manual_seed(seed)
     if len(train) > n_train:
         train = train.subset(torch.randperm(len(train), generator=g)[:n_train])
     out = {}
     with evaluating(model):
-        for name, fn in encoders.items():
+        for name, fn in model.probe_encoders().items():
             tr = encode_latents(fn, train, use_mean)
             te = encode_latents(fn, test, use_mean)
-            out[name] = probe_accuracy(tr, te)
+            out[name] = probe_accuracy(tr, te, max(train.num_classes, test.num_classes))
     return out

@@ -1,13 +1,17 @@
-"""The full metric suite of a trained model, with the protocol that produced every number."""
+"""The full metric suite of a trained model, with the protocol that produced every number.
+
+Everything here reads the model through its contract: ``kind`` (unimodal or not),
+``likelihood_defined``, ``probe_encoders`` and the generation methods.
+"""
 from __future__ import annotations
 
 import time
 
 import torch
 
-from ..config import EvalConfig, RunConfig
+from ..config import RunConfig
 from ..data.datasets import dataset_sources
-from ..models.build import generation_model, model_kind
+from ..utils import derive_seed
 from .classifiers import get_classifier
 from .coherence import cross_coherence, joint_coherence, synergy, unimodal_quality
 from .latent_probe import latent_accuracy
@@ -23,63 +27,54 @@ def model_classifiers(cfg: RunConfig, names: list[str], device, log=print) -> tu
     return clfs, info
 
 
-def probe_encoders(model) -> dict:
-    """Named encoders the linear probe reads: the model's own, or one per modality."""
-    if hasattr(model, "probe_encoders"):
-        return model.probe_encoders()
-    return {name: (lambda xs, m=m: model.encode(xs)[m]) for m, name in enumerate(model.names)}
+def _coherence(cfg, model, test, device, log, result) -> None:
+    e = cfg.eval
+    clfs, result["classifiers"] = model_classifiers(cfg, model.names, device, log)
+    if model.kind == "unimodal":
+        result["generation_quality"] = unimodal_quality(model, test, clfs[0], n_gen=e.joint_samples)
+        result["protocol"]["generation_quality"] = (
+            "judge on reconstructions of the test images (one posterior sample each) and on "
+            f"{e.joint_samples} prior samples (mean max-probability; entropy of the predicted labels, "
+            f"ln {test.num_classes} at best)")
+        return
+    result["cross_coherence"] = cross_coherence(model, test, clfs, K=e.coherence_K)
+    result["joint_coherence"] = joint_coherence(model, clfs, test.num_classes, n=e.joint_samples)
+    result["synergy"] = synergy(model, test, clfs)
+    result["protocol"]["coherence"] = (
+        f"decoder means from {e.coherence_K} posterior sample(s) per test pair, classified by the "
+        f"per-modality judges; joint coherence over {e.joint_samples} prior samples; synergy "
+        "from one joint-posterior sample per pair (all generated modalities must show the pair's label)")
 
 
-def evaluate(cfg: RunConfig, model, train, test, log=print, parts=("coherence", "latent", "likelihood"),
-             eval_cfg: EvalConfig | None = None) -> dict:
+def evaluate(cfg: RunConfig, model, train, test, log=print, parts=("coherence", "latent", "likelihood")) -> dict:
     """Every metric that applies to ``model``; ``test``/``train`` are the distinct pairs."""
-    e = eval_cfg or cfg.eval
+    e = cfg.eval
     device = next(model.parameters()).device
-    kind = model_kind(cfg.model)
-    gen_model = generation_model(model)
     seed = cfg.train.seed
     result: dict = {"model": cfg.model.model, "objective": cfg.train.obj, "dataset": cfg.data.dataset,
                     "n_test_pairs": len(test), "protocol": {}, "timings_s": {}}
-    torch.manual_seed(seed * 31 + 5)
-    if "coherence" in parts and kind != "unimodal":
+    torch.manual_seed(derive_seed(seed, "metrics"))
+    if "coherence" in parts:
         t = time.perf_counter()
-        clfs, info = model_classifiers(cfg, gen_model.names, device, log)
-        result["classifiers"] = info
-        result["cross_coherence"] = cross_coherence(gen_model, test, clfs, K=e.coherence_K)
-        result["joint_coherence"] = joint_coherence(gen_model, clfs, n=e.joint_samples)
-        result["synergy"] = synergy(gen_model, test, clfs)
-        result["protocol"]["coherence"] = (
-            f"decoder means from {e.coherence_K} posterior sample(s) per test pair, classified by the "
-            f"per-modality digit classifiers; joint coherence over {e.joint_samples} prior samples; synergy "
-            "from one joint-posterior sample per pair (all generated modalities must show the pair's digit)")
+        _coherence(cfg, model, test, device, log, result)
         result["timings_s"]["coherence"] = time.perf_counter() - t
-    if "coherence" in parts and kind == "unimodal":
-        t = time.perf_counter()
-        clfs, info = model_classifiers(cfg, model.names, device, log)
-        result["classifiers"] = info
-        result["generation_quality"] = unimodal_quality(model, test, clfs[0], n_gen=e.joint_samples)
-        result["protocol"]["generation_quality"] = (
-            "digit classifier on reconstructions of the test images (one posterior sample each) and on "
-            f"{e.joint_samples} prior samples (mean max-probability; entropy of the predicted digits, ln 10 = 2.30 at best)")
-        result["timings_s"]["generation_quality"] = time.perf_counter() - t
     if "latent" in parts and train is not None:
         t = time.perf_counter()
-        result["latent_accuracy"] = latent_accuracy(model, train, test, probe_encoders(model),
-                                                    use_mean=e.probe_latent == "mean", n_train=e.probe_train)
+        result["latent_accuracy"] = latent_accuracy(model, train, test, use_mean=e.probe_latent == "mean",
+                                                    n_train=e.probe_train, seed=derive_seed(seed, "subset"))
         result["protocol"]["latent_accuracy"] = (
             f"linear probe (L-BFGS logistic regression, standardised inputs) on posterior "
             f"{'means' if e.probe_latent == 'mean' else 'samples'} of up to {e.probe_train} distinct training "
             f"pairs; accuracy on {len(test)} distinct test pairs")
         result["timings_s"]["latent_accuracy"] = time.perf_counter() - t
-    iwae_model = getattr(model, "iwae_model", model)
-    if "likelihood" in parts and e.iwae_K > 0 and iwae_model is not None:
+    if "likelihood" in parts and e.iwae_K > 0 and model.likelihood_defined:
         t = time.perf_counter()
         n = min(e.iwae_pairs, len(test))
-        subset = test.subset(torch.randperm(len(test), generator=torch.Generator().manual_seed(seed))[:n])
-        est = iwae_estimates(iwae_model, subset, K=e.iwae_K, progress=cfg.train.progress)
-        result["likelihood"] = est
+        subset = test.stratified(n, derive_seed(seed, "subset", 1))
+        result["likelihood"] = iwae_estimates(model, subset, K=e.iwae_K, progress=cfg.train.progress)
         result["protocol"]["likelihood"] = (
-            f"IWAE estimates with K={e.iwae_K} on {n} test pairs, in nats per pair, without likelihood "
-            "scaling (joint: stratified mixture proposal; marginal: own encoder; conditional: q(z|x_r) as p(z|x_r))")
+            f"IWAE estimates with K={e.iwae_K} on {len(subset)} class-stratified test pairs, in nats per pair, "
+            "without likelihood scaling (joint: the joint posterior as proposal, stratified over a mixture's "
+            "components; marginal: own encoder; conditional: q(z|x_r) as p(z|x_r))")
         result["timings_s"]["likelihood"] = time.perf_counter() - t
     return result

@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from .. import pipeline
 from ..report.compare import compare
-from ..training.checkpoint import atomic_write_text, has_checkpoint
+from ..training.checkpoint import has_checkpoint
+from ..utils import atomic_write_text
 from .figures import study_figures
 from .presets import Study
 
@@ -16,8 +18,6 @@ def slug(text: str) -> str:
 
 
 def run_study(study: Study, out_dir: str | Path, log=print) -> Path:
-    from .. import pipeline
-
     out_dir = Path(out_dir)
     run_dirs: dict[Path, str] = {}
     for i, (label, cfg) in enumerate(study.runs, 1):

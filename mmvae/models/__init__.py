@@ -1,7 +1,14 @@
-"""Models: the mixture-of-experts MMVAE (a unimodal VAE is its one-modality case) and the
-factorised shared + private model."""
-from .mmvae import MMVAE, evaluating
+"""Models: every one implements :class:`MultimodalVAE` (the contract in ``contract.py``) and
+registers itself in :data:`MODELS`; adding a model is adding a file here (and its objectives)."""
+from . import factorised, mmvae  # noqa: F401  (fill the registry)
+from .build import build_model, model_kind
+from .contract import Encoding, MultimodalVAE, evaluating
+from .factorised import FactorisedMMVAE
+from .mmvae import MMVAE
 from .modality import ModalitySpec
 from .output import ForwardOutput
+from .registry import MODELS, ModelInfo, model_names, register_model, resolve_model
 
-__all__ = ["MMVAE", "ForwardOutput", "ModalitySpec", "evaluating"]
+__all__ = ["MMVAE", "MODELS", "Encoding", "FactorisedMMVAE", "ForwardOutput", "ModalitySpec", "ModelInfo",
+           "MultimodalVAE", "build_model", "evaluating", "model_kind", "model_names", "register_model",
+           "resolve_model"]

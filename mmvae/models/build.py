@@ -1,60 +1,70 @@
-"""Builds a model from a :class:`ModelConfig` and the data's modality shapes."""
+"""Building a registered model from the model section of a run's config.
+
+The config object is read by attribute (``model``, ``latent_dim``, ``distr``, ``nets``, …) and
+never imported, so this layer stays below :mod:`mmvae.config`.
+"""
 from __future__ import annotations
 
-from ..config import ModelConfig
 from ..errors import ConfigError
 from ..nets import NetSpec
-from .mmvae import MMVAE
 from .modality import ModalitySpec, auto_llik_scalings
-
-UNIMODAL = ("mnist", "svhn")
-
-
-def model_kind(cfg: ModelConfig) -> str:
-    """``unimodal``, ``moe`` or ``factorised``."""
-    if cfg.model in UNIMODAL:
-        return "unimodal"
-    return "factorised" if cfg.model == "fummvae" else "moe"
+from .registry import resolve_model
 
 
-def _net(cfg: ModelConfig, slot: str) -> NetSpec:
-    if slot not in cfg.nets:
-        raise ConfigError(f"model.nets has no entry for modality '{slot}' (it has {', '.join(cfg.nets)}).")
-    return cfg.nets[slot]
+def model_settings(cfg, modalities: list[ModalitySpec]) -> dict:
+    """The keyword arguments every model shares: latent size, distributions, scalings."""
+    return dict(
+        latent_dim=cfg.latent_dim, family=cfg.distr,
+        scale_param=None if cfg.posterior_scale == "auto" else cfg.posterior_scale,
+        learn_prior=cfg.learn_prior, decoder_scale=cfg.decoder_scale,
+        llik_scalings=likelihood_scalings(cfg, modalities),
+    )
 
 
-def multimodal_scalings(cfg: ModelConfig, modalities: list[ModalitySpec]) -> list[float]:
+def likelihood_scalings(cfg, modalities: list[ModalitySpec]) -> list[float]:
     """The seed's rule: λ_MNIST = llik_scaling (0: auto 3·32·32/28·28), every other λ = auto."""
     auto = auto_llik_scalings(modalities)
     return [cfg.llik_scaling if (m.name == "mnist" and cfg.llik_scaling > 0) else a
             for m, a in zip(modalities, auto)]
 
 
-def build_model(cfg: ModelConfig, modalities: list[ModalitySpec]):
-    """The model named by ``cfg.model`` over ``modalities`` (slot name + image shape)."""
-    common = dict(
-        latent_dim=cfg.latent_dim, family=cfg.distr,
-        scale_param=None if cfg.posterior_scale == "auto" else cfg.posterior_scale,
-        learn_prior=cfg.learn_prior, decoder_scale=cfg.decoder_scale,
-    )
-    kind = model_kind(cfg)
-    if kind == "unimodal":
-        mods = [m for m in modalities if m.name == cfg.model]
-        if not mods:
-            raise ConfigError(f"The data has no '{cfg.model}' modality.")
-        return MMVAE(mods, llik_scalings=[1.0], nets=[_net(cfg, cfg.model)], **common)
-    nets = [_net(cfg, m.name) for m in modalities]
-    if kind == "moe":
-        return MMVAE(modalities, llik_scalings=multimodal_scalings(cfg, modalities), nets=nets, **common)
-    from .factorised import FactorisedMMVAE
-
-    return FactorisedMMVAE(
-        modalities, nets=nets, llik_scalings=multimodal_scalings(cfg, modalities),
-        private_latent_dim=cfg.private_latent_dim or cfg.latent_dim,
-        decoder=cfg.fission_decoder, **common,
-    )
+def network_specs(cfg, modalities: list[ModalitySpec]) -> list[NetSpec]:
+    """One network specification per modality, by modality name."""
+    missing = [m.name for m in modalities if m.name not in cfg.nets]
+    if missing:
+        raise ConfigError(f"model.nets has no entry for modality '{missing[0]}' (it has {', '.join(cfg.nets)}). "
+                          f"Add one, e.g. --set model.nets.{missing[0]}.arch=fc.")
+    return [cfg.nets[m.name] for m in modalities]
 
 
-def generation_model(model):
-    """What generation and coherence use: the model itself, or a factorised model's shared view."""
-    return model.view() if hasattr(model, "view") else model
+def model_modality(cfg) -> str:
+    """The modality a unimodal model reads: its alias's or ``model.modality``."""
+    _, fixed = resolve_model(cfg.model)
+    return fixed.get("modality") or cfg.modality
+
+
+def select_modality(cfg, modalities: list[ModalitySpec]) -> ModalitySpec:
+    name = model_modality(cfg)
+    if not name and len(modalities) == 1:
+        return modalities[0]
+    for m in modalities:
+        if m.name == name:
+            return m
+    names = ", ".join(m.name for m in modalities)
+    if not name:
+        raise ConfigError(f"A unimodal model needs --modality NAME; the data has {names}.")
+    raise ConfigError(f"The data has no '{name}' modality; it has {names}.")
+
+
+def build_model(cfg, modalities: list[ModalitySpec]):
+    """The model named by ``cfg.model`` (a name or an alias) over the data's ``modalities``."""
+    info, _ = resolve_model(cfg.model)
+    options = info.options(**cfg.options) if info.options is not None else None
+    if info.options is None and cfg.options:
+        raise ConfigError(f"Model '{cfg.model}' takes no options, got {', '.join(cfg.options)}.")
+    return info.build(cfg, list(modalities), options)
+
+
+def model_kind(cfg) -> str:
+    """The objectives' family of the configured model, known before it is built."""
+    return resolve_model(cfg.model)[0].kind

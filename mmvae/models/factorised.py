@@ -8,17 +8,22 @@ a private latent drawn from the prior, so whatever d needs from r must be in the
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 from torch import Tensor, nn
 
 from ..distributions import DiagDist
+from ..errors import ConfigError
 from ..nets import NetSpec
-from .mmvae import MMVAE, evaluating
+from .build import model_settings, network_specs
+from .contract import Encoding, MultimodalVAE
+from .mmvae import MMVAE
 from .modality import ModalitySpec
 from .output import ForwardOutput
+from .registry import ModelInfo, register_model
 
 
 @dataclass
@@ -52,82 +57,18 @@ class ClubCritic(nn.Module):
         return mu, log_var.clamp(-10, 10)
 
 
-class _JointDecoderView(nn.Module):
-    """An expert whose decoder takes z_shared and fills the private half from the prior."""
-
-    def __init__(self, expert, private_prior):
-        super().__init__()
-        self.expert, self.private_prior = expert, private_prior
-
-    def decode(self, z: Tensor) -> Tensor:
-        z_pr = self.private_prior().rsample(z[..., 0].numel())[:, 0].view(*z.shape[:-1], -1)
-        return self.expert.decode(torch.cat([z, z_pr], -1))
-
-    def posterior_params(self, x):
-        return self.expert.posterior_params(x)
-
-
-class SharedView:
-    """The shared part as an MMVAE-like object for generation and coherence: encode → shared
-    posteriors, decode(z_shared) (private latents from the prior in joint mode)."""
-
-    def __init__(self, model: FactorisedMMVAE):
-        self.model = model
-        self.shared = model.shared
-        if model.joint_decoder:
-            self.experts = [_JointDecoderView(e, p.prior) for e, p in zip(model.shared.experts, model.private)]
-        else:
-            self.experts = list(model.shared.experts)
-
-    names = property(lambda self: self.shared.names)
-    M = property(lambda self: self.shared.M)
-    likelihoods = property(lambda self: self.shared.likelihoods)
-
-    def encode(self, xs):
-        return self.shared.encode(xs)
-
-    def prior(self):
-        return self.shared.prior()
-
-    def train(self, mode=True):
-        self.model.train(mode)
-        return self
-
-    def eval(self):
-        return self.train(False)
-
-    @property
-    def training(self):
-        return self.model.training
-
-    def parameters(self):
-        return self.model.parameters()
-
-    def joint_posterior_sample(self, xs):
-        return self.shared.joint_posterior_sample(xs)
-
-    @torch.no_grad()
-    def generate(self, n: int) -> list[Tensor]:
-        with evaluating(self.model):
-            z = self.prior().rsample(n)[:, 0]
-            return [e.decode(z) for e in self.experts]
-
-    @torch.no_grad()
-    def translate(self, x: Tensor, source: int, mean_latent: bool = False) -> list[Tensor]:
-        with evaluating(self.model):
-            q = DiagDist(self.shared.family, *self.shared.experts[source].posterior_params(x))
-            z = q.loc if mean_latent else q.rsample(1)[0]
-            return [e.decode(z) for e in self.experts]
-
-
-class FactorisedMMVAE(nn.Module):
+class FactorisedMMVAE(MultimodalVAE):
     """Shared MMVAE (latent D) + per-modality private latents (D_p), trained jointly."""
+
+    optional_parameters = True  # the CLUB critics are used by the fission objective only
 
     def __init__(self, modalities: Sequence[ModalitySpec], latent_dim: int = 20, private_latent_dim: int = 20,
                  family: str = "Normal", scale_param: str | None = None, learn_prior: bool = False,
                  decoder_scale: float = 0.75, llik_scalings: Sequence[float] | None = None,
                  nets: Sequence[NetSpec] | None = None, decoder: str = "separate"):
-        super().__init__()
+        if private_latent_dim < 1:
+            raise ConfigError(f"private_latent_dim must be at least 1, got {private_latent_dim}.")
+        super().__init__(modalities, latent_dim, [private_latent_dim] * len(modalities))
         nets = list(nets) if nets is not None else [NetSpec() for _ in modalities]
         self.joint_decoder = decoder == "joint"
         common = dict(family=family, scale_param=scale_param, learn_prior=learn_prior, decoder_scale=decoder_scale)
@@ -140,68 +81,83 @@ class FactorisedMMVAE(nn.Module):
             for p in self.private:
                 p.experts[0].decoder = None
         self.critics = nn.ModuleList(ClubCritic(private_latent_dim, latent_dim) for _ in modalities)
+        self.likelihoods = self.shared.likelihoods
 
     @property
-    def names(self) -> list[str]:
-        return self.shared.names
+    def kind(self) -> str:
+        return "factorised"
 
     @property
-    def M(self) -> int:
-        return self.shared.M
+    def likelihood_defined(self) -> bool:
+        return not self.joint_decoder  # joint decoders need the private latent too
 
-    def view(self) -> SharedView:
-        return SharedView(self)
+    # ------------------------------------------------------------------ the contract
 
-    # the trainer's figure helpers and the evaluation suite use these
-    def encode(self, xs):
-        return self.shared.encode(xs)
+    def encode(self, x: Tensor, m: int) -> Encoding:
+        return Encoding(self.shared.encode(x, m).shared, self.private[m].encode(x, 0).shared)
 
-    def prior(self):
+    def decode(self, z: Tensor, m: int, w: Tensor | None = None) -> Tensor:
+        """Separate decoders read z alone (``w`` is ignored: the private VAE has its own decoder);
+        joint decoders read [z, w], with w ~ p(w_m) when not given."""
+        if not self.joint_decoder:
+            return self.shared.decode(z, m)
+        if w is None:
+            w = self._private_prior_samples(m, z.shape[:-1])
+        return self.shared.experts[m].decode(torch.cat([z, w], -1))
+
+    def decoder_network(self, m: int) -> nn.Module | None:
+        return None if self.joint_decoder else self.shared.experts[m].decoder
+
+    def prior(self) -> DiagDist:
         return self.shared.prior()
 
-    def generate(self, n: int):
-        return self.view().generate(n)
+    def private_prior(self, m: int) -> DiagDist:
+        return self.private[m].prior()
 
-    @torch.no_grad()
-    def reconstruct(self, xs) -> dict[tuple[int, int], Tensor]:
-        with evaluating(self):
-            out = self.forward(xs, K=1, decodes="all")
-            return {k: v[0] for k, v in out.shared.decodes.items()}
+    def joint_posterior(self, encodings: Mapping[int, Encoding]):
+        return self.shared.joint_posterior(encodings)
 
-    @property
-    def iwae_model(self):
-        """Likelihoods are estimated for the shared MMVAE (separate decoders only)."""
-        return None if self.joint_decoder else self.shared
+    def upgrade_state_dict(self, state: dict) -> dict:
+        return self.shared.upgrade_state_dict(state)
 
-    def probe_encoders(self) -> dict:
-        enc = {}
-        for m, name in enumerate(self.names):
-            enc[f"{name}_shared"] = lambda xs, m=m: self.shared.encode(xs)[m]
-            enc[f"{name}_private"] = lambda xs, m=m: self.private[m].encode([xs[m]])[0]
-        return enc
+    # ------------------------------------------------------------------ training forward
 
-    def check_batch(self, xs) -> None:
-        self.shared.check_batch(xs)
+    def _private_prior_samples(self, m: int, lead: torch.Size) -> Tensor:
+        n = 1
+        for s in lead:
+            n *= s
+        return self.private_prior(m).rsample(n)[:, 0].view(*lead, -1)
 
     def forward(self, xs: Sequence[Tensor], K: int = 1, decodes="all") -> FactorisedOutput:
         if not self.joint_decoder:
             shared = self.shared(xs, K=K, decodes=decodes)
             private = [p([x], K=K, decodes="all") for p, x in zip(self.private, xs)]
             return FactorisedOutput(shared, private, False, self.critics)
-        self.shared.check_batch(xs)
+        self.check_batch(xs)
         private = [p([x], K=K, decodes="none") for p, x in zip(self.private, xs)]
-        posts = self.shared.encode(xs)
+        posts = [e.shared for e in self.shared.encode_all(xs)]
         samples = [q.rsample(K) for q in posts]
         out = {}
         for r, d in self.shared.pairs(decodes):
-            if r == d:
-                z_pr = private[d].samples[0]
-            else:
-                z_pr = self.private[d].prior().rsample(K * samples[r].shape[1])[:, 0].view(K, -1, z_pr_dim(self))
-            out[(r, d)] = self.shared.experts[d].decode(torch.cat([samples[r], z_pr], -1))
+            w = private[d].samples[0] if r == d else self._private_prior_samples(d, samples[r].shape[:-1])
+            out[(r, d)] = self.shared.experts[d].decode(torch.cat([samples[r], w], -1))
         shared = ForwardOutput(posts, samples, out, self.shared.prior(), self.shared.likelihoods, self.names)
         return FactorisedOutput(shared, private, True, self.critics)
 
 
-def z_pr_dim(model: FactorisedMMVAE) -> int:
-    return model.private[0].latent_dim
+@dataclass
+class FactorisedOptions:
+    """Options of the factorised model (``model.options``)."""
+
+    decoder: Literal["separate", "joint"] = "separate"  # joint: decoders read [shared, private]
+
+
+def build_factorised(cfg, modalities: list[ModalitySpec], options: FactorisedOptions) -> FactorisedMMVAE:
+    return FactorisedMMVAE(modalities, nets=network_specs(cfg, modalities),
+                           private_latent_dim=cfg.private_latent_dim or cfg.latent_dim,
+                           decoder=options.decoder, **model_settings(cfg, modalities))
+
+
+register_model(ModelInfo(
+    "fummvae", build_factorised, kind="factorised", options=FactorisedOptions,
+    description="factorised MMVAE: shared MMVAE latent + a private latent per modality"))

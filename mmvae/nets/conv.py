@@ -1,9 +1,9 @@
-"""Strided convolutional encoder/decoder (the seed's conv MNIST and SVHN nets).
+"""Strided convolutional encoder/decoder (the seed's conv MNIST and SVHN nets), plain PyTorch.
 
 Three 4×4 stride-2 convolutions take 28×28 to 3×3 (MNIST) or 32×32 to 4×4 (SVHN); a conv head
 of that size gives the D-dimensional loc and raw scale. The decoder mirrors it with transposed
-convolutions (the second one has a 3×3 kernel at 28×28, 4×4 at 32×32) and a sigmoid. The
-heads and the decoder's first and last layers run through :mod:`.fast_layers` (same weights).
+convolutions (the second one has a 3×3 kernel at 28×28, 4×4 at 32×32) and a sigmoid. Faster
+CPU routes with the same parameters are applied by :func:`mmvae.nets.accelerate`.
 """
 from __future__ import annotations
 
@@ -11,15 +11,6 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import ConfigError
-from .fast_layers import (
-    conv_bias_apart,
-    dense_heads,
-    grid_from_latent,
-    phase_order,
-    subpixel_applies,
-    subpixel_phases,
-    upsample_subpixel,
-)
 from .registry import NETWORKS, NetSpec
 
 # image side → (side after three stride-2 convs, kernel of the decoder's second layer)
@@ -39,11 +30,8 @@ class ConvEncoder(nn.Module):
         self.raw_scale = nn.Conv2d(4 * f, latent_dim, head, 1, 0)
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        h = x
-        for layer in self.trunk:
-            h = conv_bias_apart(h, layer) if isinstance(layer, nn.Conv2d) else layer(h)
-        loc, raw_scale = dense_heads(h, [self.loc, self.raw_scale])
-        return loc, raw_scale
+        h = self.trunk(x)
+        return self.loc(h).flatten(1), self.raw_scale(h).flatten(1)
 
 
 class ConvDecoder(nn.Module):
@@ -58,30 +46,8 @@ class ConvDecoder(nn.Module):
             nn.ConvTranspose2d(f, channels, 4, 2, 1),
         )
 
-    def _trunk(self, z: Tensor) -> Tensor:
-        first, *middle, _ = self.net
-        h = grid_from_latent(z.reshape(-1, self.latent_dim), first)
-        for layer in middle:
-            h = conv_bias_apart(h, layer) if isinstance(layer, nn.ConvTranspose2d) else layer(h)
-        return h
-
     def forward(self, z: Tensor) -> Tensor:
-        h, last = self._trunk(z), self.net[-1]
-        return torch.sigmoid(upsample_subpixel(h, last) if subpixel_applies(h, last) else last(h))
-
-    def forward_any_order(self, z: Tensor):
-        """(means with pixels in some fixed order, the function putting images in that order).
-
-        For quantities summed over pixels, such as log-likelihoods, in inference.
-        """
-        h, last = self._trunk(z), self.net[-1]
-        if subpixel_applies(h, last):
-            return torch.sigmoid(subpixel_phases(h, last)), phase_order
-        return torch.sigmoid(last(h)), _same_order
-
-
-def _same_order(images: Tensor) -> Tensor:
-    return images
+        return torch.sigmoid(self.net(z.reshape(-1, self.latent_dim, 1, 1)))
 
 
 @NETWORKS.register("conv")

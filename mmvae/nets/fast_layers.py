@@ -1,6 +1,6 @@
 """Faster routes for the layer shapes of the FC and conv nets, with unchanged parameters.
 
-Each function takes the ``nn.Linear``/``nn.Conv2d``/``nn.ConvTranspose2d`` that owns the
+:func:`mmvae.nets.accelerate` puts them into built networks. Each function takes the ``nn.Linear``/``nn.Conv2d``/``nn.ConvTranspose2d`` that owns the
 weights (or its tensors), so state dicts and checkpoints are the same as with the plain modules,
 and computes the same function (to float rounding, see ``tests/test_fast_layers.py``) by a
 route that is faster on CPU:

@@ -1,5 +1,4 @@
-"""Fully connected encoder/decoder (the seed's ``fcEnc`` / ``fcDec``); layers are
-:class:`~.fast_layers.FastLinear`, ``nn.Linear`` with its products computed by oneDNN on CPU."""
+"""Fully connected encoder/decoder (the seed's ``fcEnc`` / ``fcDec``), plain PyTorch."""
 from __future__ import annotations
 
 import math
@@ -7,15 +6,16 @@ import math
 import torch
 from torch import Tensor, nn
 
-from ..distributions import ETA
-from .fast_layers import FastLinear, linear_heads
 from .registry import NETWORKS, NetSpec
+
+# the seed clamps FC decoder means away from {0, 1} by this much
+MEAN_CLAMP = 1e-6
 
 
 def _mlp(sizes: list[int]) -> nn.Sequential:
     layers: list[nn.Module] = []
     for a, b in zip(sizes[:-1], sizes[1:]):
-        layers += [FastLinear(a, b), nn.ReLU(inplace=True)]
+        layers += [nn.Linear(a, b), nn.ReLU(inplace=True)]
     return nn.Sequential(*layers)
 
 
@@ -23,12 +23,12 @@ class FCEncoder(nn.Module):
     def __init__(self, n_in: int, hidden: list[int], latent_dim: int):
         super().__init__()
         self.trunk = _mlp([n_in, *hidden])
-        self.loc = FastLinear(hidden[-1], latent_dim)
-        self.raw_scale = FastLinear(hidden[-1], latent_dim)
+        self.loc = nn.Linear(hidden[-1], latent_dim)
+        self.raw_scale = nn.Linear(hidden[-1], latent_dim)
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        loc, raw_scale = linear_heads(self.trunk(x.flatten(1)), [self.loc, self.raw_scale])
-        return loc, raw_scale
+        h = self.trunk(x.flatten(1))
+        return self.loc(h), self.raw_scale(h)
 
 
 class FCDecoder(nn.Module):
@@ -36,12 +36,11 @@ class FCDecoder(nn.Module):
         super().__init__()
         self.shape = shape
         self.trunk = _mlp([latent_dim, *hidden])
-        self.out = FastLinear(hidden[-1], math.prod(shape))
+        self.out = nn.Linear(hidden[-1], math.prod(shape))
 
     def forward(self, z: Tensor) -> Tensor:
         mean = torch.sigmoid(self.out(self.trunk(z)))
-        # the seed clamps FC decoder means away from {0, 1}
-        return mean.clamp(ETA, 1 - ETA).view(-1, *self.shape)
+        return mean.clamp(MEAN_CLAMP, 1 - MEAN_CLAMP).view(-1, *self.shape)
 
 
 @NETWORKS.register("fc")

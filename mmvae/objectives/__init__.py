@@ -4,10 +4,11 @@ Look one up by name with :func:`get_objective`; :data:`OBJECTIVES` lists them al
 """
 from . import factorised, moe  # noqa: F401  (fill the registry)
 from .base import OBJECTIVES, ObjectiveInfo, ObjectiveResult, log_mean_exp
-from .resolve import get_objective, resolve_objective_name
+from .resolve import cli_names, get_objective, resolve_objective_name
 
 __all__ = [
     "OBJECTIVES",
+    "cli_names",
     "ObjectiveInfo",
     "ObjectiveResult",
     "get_objective",

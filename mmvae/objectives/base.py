@@ -1,4 +1,4 @@
-"""Objective registry and result record."""
+"""Objective registry, metadata and result record."""
 from __future__ import annotations
 
 import math
@@ -16,50 +16,78 @@ from ..registry import Registry
 class ObjectiveResult:
     """What an objective returns.
 
-    value: the objective (to be *maximised*) summed over the batch, as the original code
-        defines it; ``golden/`` values are compared with this.
+    value: the bound (to be *maximised*) summed over the batch, as the original code defines it;
+        this is what is logged and plotted, and ``golden/`` values are compared with it.
     terms: per-sample means of its parts (λ-scaled log-likelihoods, KLs, …) for logging,
         detached, under stable names.
     batch_size: B, so the training loss can be a per-sample average.
+    surrogate: where the gradient estimator is not the bound's own gradient (DReG), the batch
+        sum whose gradient it is; its value means nothing by itself.
+    aux_loss: per-sample loss of auxiliary networks trained alongside (the CLUB critics), not
+        part of the bound.
     """
 
     value: Tensor
     terms: dict[str, Tensor] = field(default_factory=dict)
     batch_size: int = 1
+    surrogate: Tensor | None = None
+    aux_loss: Tensor | None = None
 
     @property
     def loss(self) -> Tensor:
-        """−value / B: a per-sample loss whose scale does not depend on the batch size."""
+        """−value / B: the bound as a per-sample loss whose scale does not depend on B."""
         return -self.value / self.batch_size
+
+    @property
+    def training_loss(self) -> Tensor:
+        """What is differentiated: −(surrogate or value) / B, plus the auxiliary losses."""
+        main = self.surrogate if self.surrogate is not None else self.value
+        loss = -main / self.batch_size
+        return loss + self.aux_loss if self.aux_loss is not None else loss
 
 
 @dataclass(frozen=True)
 class ObjectiveInfo:
-    """How an objective is called.
+    """What the code needs to know about an objective, declared where it is registered.
 
     decodes: which encoder→decoder decodes its forward pass needs (``all`` or ``diag``).
-    kind: ``moe`` (any number of modalities), ``unimodal`` (exactly one) or ``factorised``.
+    kind: the family of models it trains (``ModelInfo.kind``: ``moe``, ``unimodal``, …).
     estimator: ``elbo`` (K samples averaged) or ``iwae`` (K samples inside the log): for the
         latter K = 1 reduces it to an ELBO, which is allowed but warned about.
+    cli_name: the ``--obj`` name that selects it for its kind (the seed's names), with
+        ``looser`` telling whether ``--looser`` is part of that choice.
+    evaluated_by: the registered objective whose value the test pass reports (None: itself).
+    options: keyword option of ``fn`` → the config path that sets it.
     """
 
     name: str
     fn: Callable[..., ObjectiveResult]
     decodes: Literal["all", "diag"] = "all"
     kind: str = "moe"
-    estimator: str = "elbo"
+    estimator: Literal["elbo", "iwae"] = "elbo"
+    cli_name: str = ""
+    looser: bool = False
+    evaluated_by: str | None = None
+    options: dict[str, str] = field(default_factory=dict)
     doc: str = ""
+
+    @property
+    def test_objective(self) -> str:
+        return self.evaluated_by or self.name
 
 
 OBJECTIVES: Registry[ObjectiveInfo] = Registry("objective")
 
 
-def objective(name: str, decodes: str = "all", kind: str = "moe", estimator: str = "elbo"):
+def objective(name: str, *, kind: str, cli_name: str | None = None, decodes: str = "all",
+              estimator: str = "elbo", looser: bool = False, evaluated_by: str | None = None,
+              options: dict[str, str] | None = None):
     """Registers a function ``(out, xs, **options) -> ObjectiveResult`` under ``name``."""
 
     def deco(fn):
         doc = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else ""
-        OBJECTIVES.register(name)(ObjectiveInfo(name, fn, decodes, kind, estimator, doc))
+        OBJECTIVES.register(name)(ObjectiveInfo(
+            name, fn, decodes, kind, estimator, cli_name or name, looser, evaluated_by, dict(options or {}), doc))
         return fn
 
     return deco

@@ -21,6 +21,7 @@ from .base import ObjectiveResult, objective
 from .moe import m_elbo_naive
 
 DEFAULTS = {"alpha": 1.0, "nce": 1.0, "club": 1.0, "tau": 0.1}
+WEIGHT_OPTIONS = {"weights": "train.objective_weights"}
 
 
 def _weights(weights: dict | None, allowed: tuple[str, ...]) -> dict[str, float]:
@@ -59,7 +60,7 @@ def _elbo_all(out: FactorisedOutput, xs) -> tuple[Tensor, Tensor, dict]:
     return shared.value, priv, terms
 
 
-@objective("elbo_all", kind="factorised")
+@objective("elbo_all", kind="factorised", options=WEIGHT_OPTIONS)
 def elbo_all(out: FactorisedOutput, xs, weights: dict | None = None) -> ObjectiveResult:
     """Σ of the private ELBOs and the shared naive MMVAE ELBO (the seed's ``elbo_all``)."""
     _weights(weights, ())
@@ -87,7 +88,7 @@ def seed_density_ce(out: FactorisedOutput, m: int) -> Tensor:
     return (2 * torch.logsumexp(logits, 1) - a - b).mean()
 
 
-@objective("infoNCE_naive", kind="factorised")
+@objective("infoNCE_naive", kind="factorised", options=WEIGHT_OPTIONS)
 def infonce_naive(out: FactorisedOutput, xs, weights: dict | None = None) -> ObjectiveResult:
     """The seed's "infoNCE": elbo_all − α Σ_m CE_m with the density cross-entropy above."""
     w = _weights(weights, ("alpha",))
@@ -99,7 +100,7 @@ def infonce_naive(out: FactorisedOutput, xs, weights: dict | None = None) -> Obj
     return ObjectiveResult(shared_sum + priv.sum() - w["alpha"] * sum(ces), terms, len(xs[0]))
 
 
-@objective("seed_logistic", kind="factorised")
+@objective("seed_logistic", kind="factorised", options=WEIGHT_OPTIONS)
 def seed_logistic(out: FactorisedOutput, xs, weights: dict | None = None) -> ObjectiveResult:
     """The seed's intent, well-posed: per item, a 2-way logistic loss on JOINT log-densities,
     ℓ = −log σ(log q_sh(s) − log q_pr(s)) − log σ(log q_pr(p) − log q_sh(p)), s ~ q_sh, p ~ q_pr
@@ -143,11 +144,13 @@ def club_terms(critic, z_pr: Tensor, z_sh: Tensor) -> tuple[Tensor, Tensor]:
     return mi, nll
 
 
-@objective("fission", kind="factorised")
+@objective("fission", kind="factorised", options=WEIGHT_OPTIONS)
 def fission(out: FactorisedOutput, xs, weights: dict | None = None) -> ObjectiveResult:
-    """Representation fission: elbo_all − B·[w_nce·InfoNCE(z_sh_1, z_sh_2) + w_club·Σ_m I_CLUB(z_pr_m; z_sh_m)]
-    − B·Σ_m critic NLL (trains only the CLUB critics). With ``fission_decoder: joint`` the
-    ELBO part is the MMVAE+-style bound (decoders read [shared, private])."""
+    """Representation fission: elbo_all − B·[w_nce·InfoNCE(z_sh_1, z_sh_2) + w_club·Σ_m I_CLUB(z_pr_m; z_sh_m)].
+
+    The CLUB critics' own fitting loss (Σ_m critic NLL, which trains only the critics) is returned
+    apart, as ``aux_loss``, so the value is the regularised bound alone. With the joint decoder
+    option the ELBO part is the MMVAE+-style bound (decoders read [shared, private])."""
     w = _weights(weights, ("nce", "club", "tau"))
     shared_sum, priv, terms = _elbo_all(out, xs)
     B = len(xs[0])
@@ -165,5 +168,5 @@ def fission(out: FactorisedOutput, xs, weights: dict | None = None) -> Objective
         terms[f"critic_nll_{out.names[m]}"] = nll.detach()
         contrast = contrast + w["club"] * mi
         critic_nll = critic_nll + nll
-    value = shared_sum + priv.sum() - B * (contrast + critic_nll)
-    return ObjectiveResult(value, terms, B)
+    value = shared_sum + priv.sum() - B * contrast
+    return ObjectiveResult(value, terms, B, aux_loss=critic_nll)

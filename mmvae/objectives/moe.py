@@ -28,7 +28,10 @@ def _result(out: ForwardOutput, per_item: Tensor, terms: dict) -> ObjectiveResul
     return ObjectiveResult(per_item.sum(), terms, per_item.shape[-1])
 
 
-@objective("m_elbo_naive", decodes="all")
+DREG_OPTIONS = {"as_released": "train.dreg_as_released"}
+
+
+@objective("m_elbo_naive", kind="moe", cli_name="elbo_naive", decodes="all")
 def m_elbo_naive(out: ForwardOutput, xs) -> ObjectiveResult:
     """Naive MoE ELBO: (1/M) Σ_r [Σ_d L_rd − KL_r] (the seed's ``elbo_naive``).
 
@@ -42,7 +45,7 @@ def m_elbo_naive(out: ForwardOutput, xs) -> ObjectiveResult:
     return _result(out, per_item, _log_terms(out, lp, kls))
 
 
-@objective("m_elbo", decodes="diag")
+@objective("m_elbo", kind="moe", cli_name="elbo", decodes="diag")
 def m_elbo(out: ForwardOutput, xs) -> ObjectiveResult:
     """Importance-sampled MoE ELBO of the original code (its ``elbo`` for several modalities).
 
@@ -89,14 +92,14 @@ def _iwae_terms(out, xs):
         return _log_terms(out, lp, [out.kl(m) for m in range(M)])
 
 
-@objective("m_iwae", decodes="all", estimator="iwae")
+@objective("m_iwae", kind="moe", cli_name="iwae", decodes="all", estimator="iwae")
 def m_iwae(out: ForwardOutput, xs) -> ObjectiveResult:
     """Stratified MoE IWAE: log (1/MK) Σ_{r,k} w_r^k, all M·K samples inside one log."""
     lw = torch.cat(_moe_log_weights(out, xs, detach_q=False), 0)  # [M*K, B]
     return _result(out, log_mean_exp(lw, 0), _iwae_terms(out, xs))
 
 
-@objective("m_iwae_looser", decodes="all", estimator="iwae")
+@objective("m_iwae_looser", kind="moe", cli_name="iwae", looser=True, decodes="all", estimator="iwae")
 def m_iwae_looser(out: ForwardOutput, xs) -> ObjectiveResult:
     """Looser MoE IWAE: (1/M) Σ_r log (1/K) Σ_k w_r^k, the modality average outside the log."""
     lw = torch.stack(_moe_log_weights(out, xs, detach_q=False))  # [M, K, B]
@@ -104,31 +107,39 @@ def m_iwae_looser(out: ForwardOutput, xs) -> ObjectiveResult:
 
 
 def _dreg(out: ForwardOutput, xs, looser: bool, as_released: bool) -> ObjectiveResult:
+    """Value: the IWAE bound (stratified, or looser); surrogate: Σ w̃ log w with the gradient hooks."""
     lws = _moe_log_weights(out, xs, detach_q=True)
     if looser:
         lw = torch.stack(lws)  # [M, K, B]
         w = torch.softmax(lw, 1).detach()
-        per_item = (w * lw).sum(1).mean(0)
+        surrogate = (w * lw).sum(1).mean(0)
+        bound = log_mean_exp(lw, 1).mean(0)
         weights = list(w)
     else:
         lw = torch.cat(lws, 0)  # [M*K, B]
         w = torch.softmax(lw, 0).detach()
-        per_item = (w * lw).sum(0)
+        surrogate = (w * lw).sum(0)
+        bound = log_mean_exp(lw, 0)
         weights = list(w.split(out.K, 0))
     if not as_released:
         for z, wr in zip(out.samples, weights):
             reweight_gradient(z, wr)
-    return _result(out, per_item, _iwae_terms(out, xs))
+    terms = _iwae_terms(out, xs)
+    terms["dreg_surrogate"] = surrogate.detach().mean()
+    return ObjectiveResult(bound.detach().sum(), terms, bound.shape[-1], surrogate=surrogate.sum())
 
 
-@objective("m_dreg", decodes="all", estimator="iwae")
+@objective("m_dreg", kind="moe", cli_name="dreg", decodes="all", estimator="iwae", evaluated_by="m_iwae",
+           options=DREG_OPTIONS)
 def m_dreg(out: ForwardOutput, xs, as_released: bool = False) -> ObjectiveResult:
     """Doubly-reparameterised MoE IWAE (Tucker et al., 2019), all M·K samples in one softmax.
 
-    The value is the surrogate Σ w̃ log w with normalised weights w̃ (no gradient) and
-    log q evaluated at detached encoder parameters, so the encoders are reached only through
-    the samples z. A gradient hook on each z multiplies the gradient by w̃, so the encoders
-    receive Σ w̃² ∂log w/∂z ∂z/∂φ and the decoders Σ w̃ ∇θ log w: the DReG estimator.
+    The value is the IWAE bound log (1/MK) Σ w. What is differentiated is the surrogate
+    Σ w̃ log w with normalised weights w̃ (no gradient) and log q evaluated at detached encoder
+    parameters, so the encoders are reached only through the samples z. A gradient hook on each
+    z multiplies the gradient by w̃, so the encoders receive Σ w̃² ∂log w/∂z ∂z/∂φ and the
+    decoders Σ w̃ ∇θ log w: the DReG estimator. The surrogate's value is logged as
+    ``dreg_surrogate``.
 
     The original code registers that hook on a concatenated copy of the samples that the
     loss never uses, so its hook never fires and its encoder gradient is weighted by w̃, not w̃²
@@ -137,7 +148,8 @@ def m_dreg(out: ForwardOutput, xs, as_released: bool = False) -> ObjectiveResult
     return _dreg(out, xs, looser=False, as_released=as_released)
 
 
-@objective("m_dreg_looser", decodes="all", estimator="iwae")
+@objective("m_dreg_looser", kind="moe", cli_name="dreg", looser=True, decodes="all", estimator="iwae",
+           evaluated_by="m_iwae_looser", options=DREG_OPTIONS)
 def m_dreg_looser(out: ForwardOutput, xs, as_released: bool = False) -> ObjectiveResult:
     """DReG for the looser bound: a softmax over K per modality, then the modality mean.
 
@@ -150,19 +162,20 @@ def m_dreg_looser(out: ForwardOutput, xs, as_released: bool = False) -> Objectiv
 # -------------------------------------------------------------------- unimodal cases (M = 1)
 
 
-@objective("elbo", decodes="all", kind="unimodal")
+@objective("elbo", kind="unimodal", decodes="all")
 def elbo(out: ForwardOutput, xs) -> ObjectiveResult:
     """ELBO: E_q[λ log p(x|z)] − KL(q(z|x) ‖ p(z)), K samples averaged."""
     return m_elbo_naive(out, xs)
 
 
-@objective("iwae", decodes="all", kind="unimodal", estimator="iwae")
+@objective("iwae", kind="unimodal", decodes="all", estimator="iwae")
 def iwae(out: ForwardOutput, xs) -> ObjectiveResult:
     """IWAE bound log (1/K) Σ_k p(x, z_k) / q(z_k | x)."""
     return m_iwae(out, xs)
 
 
-@objective("dreg", decodes="all", kind="unimodal", estimator="iwae")
+@objective("dreg", kind="unimodal", decodes="all", estimator="iwae", evaluated_by="iwae",
+           options=DREG_OPTIONS)
 def dreg(out: ForwardOutput, xs, as_released: bool = False) -> ObjectiveResult:
     """DReG surrogate of the IWAE bound (gradient hook on z; see ``m_dreg``)."""
     return m_dreg(out, xs, as_released=as_released)

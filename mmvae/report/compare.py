@@ -11,8 +11,9 @@ from pathlib import Path
 
 import yaml
 
+from ..config import RunConfig
 from ..errors import ConfigError
-from ..training.checkpoint import atomic_write_text
+from ..utils import atomic_write_text
 from .rows import metric_rows
 
 
@@ -25,13 +26,14 @@ def load_run_metrics(run_dir: Path) -> tuple[dict, dict]:
 
 
 def _group_key(cfg: dict) -> str:
-    """The run's settings without seed, location and run length: what a seed group shares."""
-    c = json.loads(json.dumps(cfg))
-    c.pop("run_dir", None)
-    c.get("train", {}).pop("seed", None)
-    for k in ("progress", "threads", "device"):
-        c.get("train", {}).pop(k, None)
-    return json.dumps(c, sort_keys=True)
+    """The run's settings without its seed and the keys that do not define a run by their role
+    (machine and location): what a group of seeds shares."""
+    try:
+        d = RunConfig.from_dict(cfg).run_defining(keep=("run", "length", "evaluation"))
+    except ConfigError:  # a config this version cannot read: group it by its text
+        d = json.loads(json.dumps(cfg))
+    d.get("train", {}).pop("seed", None)
+    return json.dumps(d, sort_keys=True)
 
 
 def _label(cfg: dict, run_dir: Path) -> str:

@@ -9,7 +9,8 @@ import json
 import re
 from pathlib import Path
 
-from ..training.checkpoint import atomic_write_text
+from ..errors import OutputError
+from ..utils import atomic_write_text
 from .rows import format_value, metric_rows
 
 
@@ -94,9 +95,7 @@ def write_report(run_dir: str | Path, metrics: dict) -> list[Path]:
     try:
         for path, text in files.items():
             atomic_write_text(path, text)
-    except OSError as e:
-        from ..errors import OutputError
-
-        raise OutputError(f"Could not write the report into {run_dir}: {e}. The run's checkpoints are "
+    except (OSError, OutputError) as e:
+        raise OutputError(f"Could not write the report into {run_dir}: {e} The run's checkpoints are "
                           f"intact; make the folder writable and rerun `mmvae evaluate {run_dir}`.") from None
     return list(files)

@@ -8,7 +8,6 @@ weights files are removed after.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import secrets
@@ -22,33 +21,9 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from ..errors import CheckpointError, OutputError
+from ..utils import atomic_write_text, sha256_file
 
 FORMAT = 1
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except OSError as e:
-        raise OutputError(f"Could not write {path}: {e}. Check that the folder is writable and has space.") from None
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode())
 
 
 def optimizer_tensors(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], list[dict]]:
@@ -62,9 +37,7 @@ def optimizer_tensors(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tenso
     return tensors, sd["param_groups"]
 
 
-def save_checkpoint(
-    folder: Path, model: torch.nn.Module, opt: torch.optim.Optimizer, meta: dict[str, Any], keep: int = 1,
-) -> Path:
+def save_checkpoint(folder: Path, model: torch.nn.Module, opt: torch.optim.Optimizer, meta: dict[str, Any]) -> Path:
     """Writes weights + JSON atomically; ``meta`` must hold a ``global_step``."""
     folder.mkdir(parents=True, exist_ok=True)
     tensors = {f"model/{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
@@ -143,6 +116,7 @@ def read_checkpoint(run_dir: Path, expected_config_hash: str | None = None):
 def load_model_state(model: torch.nn.Module, tensors: dict[str, torch.Tensor], source: str = "checkpoint") -> None:
     """Loads ``model/…`` tensors strictly, with a clear error on missing, extra or misshapen ones."""
     state = {k[len("model/"):]: v for k, v in tensors.items() if k.startswith("model/")}
+    state = model.upgrade_state_dict(state)
     own = model.state_dict()
     missing = sorted(set(own) - set(state))
     extra = sorted(set(state) - set(own))

@@ -31,9 +31,8 @@ class Dist:
         from torch.nn.parallel import DistributedDataParallel as DDP
 
         ids = [self.device.index] if self.device is not None and self.device.type == "cuda" else None
-        # The factorised model's CLUB critics are used only by the fission objective.
-        unused = hasattr(model, "critics")
-        return DDP(model, device_ids=ids, find_unused_parameters=unused)
+        # e.g. the factorised model's CLUB critics, which only the fission objective uses
+        return DDP(model, device_ids=ids, find_unused_parameters=model.optional_parameters)
 
     def reduce_sums(self, sums):
         if not self.active:
@@ -44,13 +43,6 @@ class Dist:
         td.all_reduce(vec)
         out = type(sums)(int(vec[0].item()), {k: vec[2 + i].item() for i, k in enumerate(keys)}, int(vec[1].item()))
         return out
-
-    def reduce_scalar(self, value: float) -> float:
-        if not self.active:
-            return value
-        t = torch.tensor([float(value)], dtype=torch.float64, device=self._coll_device())
-        td.all_reduce(t)
-        return t.item()
 
     def barrier(self) -> None:
         if self.active:

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..models.mmvae import evaluating
+from ..models import evaluating
 from ..viz import save_grid, save_recon_grid
 from ..viz.embedding import plot_embedding
 from ..viz.plots import plot_curves, plot_kl_boxes
@@ -45,7 +45,7 @@ def latent_figures(model, xs: list[torch.Tensor], labels: torch.Tensor, folder: 
     """UMAP of K posterior samples per item of every modality against prior samples, and
     per-dimension KL box plots."""
     with torch.no_grad(), evaluating(model):
-        qs = model.encode(xs)
+        qs = [e.shared for e in model.encode_all(xs)]
         post = [q.rsample(K).reshape(-1, q.loc.shape[-1]).cpu().numpy() for q in qs]
         prior = model.prior().rsample(sum(len(p) for p in post) // len(post))[:, 0].cpu().numpy()
         kls = {f"q(z|{n})": q.kl_dims(model.prior()).cpu().numpy() for n, q in zip(model.names, qs)}

@@ -1,17 +1,22 @@
 """The training loop: epochs of objective steps, test passes, figures, checkpoints, resume."""
 from __future__ import annotations
 
+import functools
 import math
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
-from ..errors import NonFiniteLossError
-from ..models.mmvae import evaluating
+from ..config import RunConfig, differences
+from ..errors import ConfigError, NonFiniteLossError
+from ..models import evaluating
+from ..objectives import OBJECTIVES
 from ..progress import progress_bar
+from ..utils import derive_seed
 from .checkpoint import (
     has_checkpoint,
     load_model_state,
@@ -62,19 +67,22 @@ class Trainer:
     """Trains ``model`` with ``objective`` on ``train_data``; evaluates on ``test_data``.
 
     ``objective(out, xs)`` returns an ObjectiveResult; the model's forward is called with the
-    objective's K and the decodes it needs. Everything the run writes goes under ``run_dir``.
+    objective's K and the decodes it needs. The test pass reports the objective that the
+    objective's metadata names (``ObjectiveInfo.test_objective``), with the same options.
+    ``epoch_metrics(model)``, when given, adds numbers to each test pass (the pipeline passes
+    the per-epoch likelihood estimates). Everything the run writes goes under ``run_dir``.
     """
 
     def __init__(self, cfg, run_dir: Path, model, objective: Callable, objective_info, K: int,
                  train_data, test_data, figure_batch, dist: Dist | None = None,
-                 callbacks: list | None = None):
+                 callbacks: list | None = None, options: dict | None = None,
+                 epoch_metrics: Callable | None = None):
         self.cfg, self.run_dir, self.model = cfg, Path(run_dir), model
         self.objective, self.info, self.K = objective, objective_info, K
-        self.test_objective = objective
-        if "dreg" in objective_info.name:  # DReG's value is a gradient surrogate; test with its IWAE bound
-            from ..objectives import OBJECTIVES
-
-            self.test_objective = OBJECTIVES.get(objective_info.name.replace("dreg", "iwae")).fn
+        test_info = OBJECTIVES.get(objective_info.test_objective)
+        test_options = {k: v for k, v in (options or {}).items() if k in test_info.options}
+        self.test_objective = functools.partial(test_info.fn, **test_options) if test_options else test_info.fn
+        self.epoch_metrics = epoch_metrics
         self.train_data, self.test_data, self.figure_batch = train_data, test_data, figure_batch
         self.dist = dist or Dist()
         self.callbacks = callbacks or []
@@ -99,7 +107,11 @@ class Trainer:
         """Restores the last checkpoint of run_dir, if there is one."""
         if not has_checkpoint(self.run_dir):
             return False
-        meta, tensors = read_checkpoint(self.run_dir, self.cfg.hash())
+        meta, tensors = read_checkpoint(self.run_dir)
+        if meta.get("config_hash") != self.cfg.hash():
+            changed = run_differences(meta.get("config"), self.cfg)
+            warnings.warn(f"The checkpoint was written with other run settings ({changed or 'an older config hash'}); "
+                          "continuing with the current ones.")
         load_model_state(self.model, tensors)
         load_optimizer_state(self.opt, tensors, meta["param_groups"])
         torch.set_rng_state(tensors["rng/cpu"])
@@ -186,7 +198,7 @@ class Trainer:
         else:
             out = self.forward_model(xs, K=self.K, decodes=self.info.decodes)
         result = self.objective(out, xs)
-        loss = result.loss
+        loss = result.training_loss
         if not torch.isfinite(loss):
             self.non_finite(result)
             return
@@ -214,7 +226,7 @@ class Trainer:
         """Runs fn with the RNG seeded from (seed, salt), leaving the training RNG untouched."""
         devices = [torch.cuda.current_device()] if torch.cuda.is_available() and torch.cuda.is_initialized() else []
         with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(self.cfg.train.seed * 7_777 + salt)
+            torch.manual_seed(derive_seed(self.cfg.train.seed, "evaluation", salt))
             return fn(*args)
 
     def test_epoch(self) -> dict:
@@ -235,16 +247,10 @@ class Trainer:
         return row
 
     def likelihood_estimates(self) -> dict:
-        """Unscaled IWAE log-likelihoods with eval.test_K samples on the first eval.test_K_pairs
-        test pairs (rank 0 only; the full K=1000 estimate runs in the final evaluation)."""
-        K = self.cfg.eval.test_K
-        inner = getattr(self.model, "iwae_model", self.model)
-        if not K or inner is None or not self.dist.is_main:
+        """The injected per-epoch metrics, on rank 0 only."""
+        if self.epoch_metrics is None or not self.dist.is_main:
             return {}
-        from ..evaluation.likelihood import iwae_estimates
-
-        est = iwae_estimates(inner, self.test_data.head(self.cfg.eval.test_K_pairs), K=K, progress=False)
-        return {f"test_logp_{name}_K{K}": value for name, value in est.items()}
+        return self.epoch_metrics(self.model)
 
     def end_figures(self) -> None:
         if self.cfg.eval.analytics:
@@ -267,3 +273,12 @@ class Callback:
 
     def on_fit_end(self, trainer: Trainer) -> None:
         pass
+
+
+def run_differences(saved: dict | None, cfg) -> str:
+    """The run-defining keys where a checkpoint's saved config and ``cfg`` differ, as text."""
+    try:
+        old = RunConfig.from_dict(saved or {})
+    except ConfigError:
+        return ""
+    return "; ".join(f"{p}: {a!r} → {b!r}" for p, a, b in differences(old, cfg))

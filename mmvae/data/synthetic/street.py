@@ -15,7 +15,6 @@ from torch import Tensor
 
 from .fonts import GLYPH, downsample, glyph_bank
 
-SIZE = 32
 _BLUR_SIGMAS = (0.0, 0.55, 0.85, 1.15)
 
 

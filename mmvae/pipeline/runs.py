@@ -6,12 +6,14 @@ from pathlib import Path
 
 import torch
 
-from .config import RunConfig
-from .data.datasets import dataset_sources
-from .errors import ConfigError
-from .models.build import build_model, model_kind
-from .models.modality import ModalitySpec
-from .training.checkpoint import load_model_state, read_checkpoint
+from ..config import RunConfig
+from ..data.datasets import dataset_sources
+from ..errors import ConfigError
+from ..models import build_model, resolve_model
+from ..models.build import model_modality
+from ..models.modality import ModalitySpec
+from ..training.checkpoint import load_model_state, read_checkpoint
+from .components import prepare_model
 
 
 @dataclass
@@ -29,8 +31,8 @@ class LoadedRun:
 def modalities_for(cfg: RunConfig) -> list[ModalitySpec]:
     """The model's modality slots and shapes, from the dataset's sources (no data is loaded)."""
     specs = [ModalitySpec(s.slot, s.shape) for s in dataset_sources(cfg.data.dataset)]
-    if model_kind(cfg.model) == "unimodal":
-        specs = [s for s in specs if s.name == cfg.model.model]
+    if resolve_model(cfg.model.model)[0].unimodal:
+        specs = [s for s in specs if s.name == model_modality(cfg.model)]
     return specs
 
 
@@ -43,7 +45,5 @@ def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> LoadedR
     meta, tensors = read_checkpoint(run_dir)
     model = build_model(cfg.model, modalities_for(cfg))
     load_model_state(model, tensors, source=str(run_dir))
-    model.to(device).eval()
-    if cfg.train.channels_last:
-        model = model.to(memory_format=torch.channels_last)
+    model = prepare_model(model, cfg, torch.device(device)).eval()
     return LoadedRun(run_dir, cfg, model, meta)

@@ -4,10 +4,15 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ..config import RunConfig
+import torch
+
+from ..config import RunConfig, set_path, validate
 from ..data.paired import PairedData
+from ..evaluation.suite import evaluate
 from ..report.rows import format_value, metric_rows
-from .suite import evaluate
+from ..report.run_report import write_report
+from .components import epoch_likelihood_pairs, load_data
+from .runs import load_run
 
 
 def last_test_losses(run_dir: Path) -> dict:
@@ -30,11 +35,15 @@ def last_test_losses(run_dir: Path) -> dict:
 def evaluate_and_report(cfg: RunConfig, model, run_dir: Path, train: PairedData | None, test: PairedData,
                         epochs: int, log=print, parts=("coherence", "latent", "likelihood")) -> dict:
     """Runs the suite on distinct pairs, writes metrics.json + report.md/html, prints the table."""
-    from ..report.run_report import write_report
-
     train = train.distinct() if train is not None else None
     test = test.distinct()
     metrics = evaluate(cfg, model, train, test, log=log, parts=parts)
+    if cfg.eval.test_K:
+        pairs = epoch_likelihood_pairs(cfg, test)
+        metrics["protocol"]["per_epoch_likelihood"] = (
+            f"test_logp_*_K{cfg.eval.test_K} in metrics.jsonl: IWAE K={cfg.eval.test_K} on {len(pairs)} test pairs, "
+            f"class-stratified and seeded from the run seed; pairs per class "
+            f"{torch.bincount(pairs.labels.cpu(), minlength=pairs.num_classes).tolist()}")
     metrics["epochs"] = epochs
     metrics.update(last_test_losses(run_dir))
     metrics["run_dir"] = str(run_dir)
@@ -51,10 +60,6 @@ def evaluate_and_report(cfg: RunConfig, model, run_dir: Path, train: PairedData 
 def evaluate_run_dir(run_dir: str | Path, set_values: dict | None = None, log=print,
                      parts=("coherence", "latent", "likelihood"), data_dir: str | None = None) -> dict:
     """``mmvae evaluate``: the last checkpoint of ``run_dir`` through the full suite."""
-    from .. import pipeline
-    from ..config import set_path, validate
-    from ..runs import load_run
-
     loaded = load_run(run_dir)
     cfg = loaded.cfg
     for key, value in (set_values or {}).items():
@@ -62,6 +67,6 @@ def evaluate_run_dir(run_dir: str | Path, set_values: dict | None = None, log=pr
     if data_dir:
         cfg.data.data_dir = data_dir
     validate(cfg)
-    data = pipeline.load_data(cfg)
+    data = load_data(cfg)
     return evaluate_and_report(cfg, loaded.model, Path(run_dir), data["train"], data["test"],
                                loaded.epochs_done, log=log, parts=parts)
