@@ -38,6 +38,11 @@ class Registry(Generic[T]):
 
         return deco
 
+    def unregister(self, name: str) -> None:
+        """Removes ``name`` (for components a user may register again, such as their datasets)."""
+        self._items.pop(name, None)
+        self._info.pop(name, None)
+
     def get(self, name: str) -> T:
         if name not in self._items:
             raise ConfigError(

@@ -1,5 +1,14 @@
-"""Named paired datasets and the functions that load them as :class:`PairedData`."""
+"""Named datasets: each gives its modalities' image sources and loads a split as :class:`PairedData`.
+
+Two kinds are built in: datasets that pair two sources by label as the original MNIST–SVHN
+pairing does (``paired_sources``), and datasets whose items are already aligned tuples
+(``aligned_tuples``: PolyMNIST, users' own data). Registering a :class:`DatasetInfo` in
+:data:`DATASETS` makes a dataset available to ``--dataset`` and configs.
+"""
 from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 
@@ -7,14 +16,26 @@ from ..errors import ConfigError, DataError
 from ..registry import Registry
 from .paired import PairedData
 from .pairing import cached_pairing
-from .sources import SOURCES
+from .sources import SOURCES, Source
 
-DATASETS: Registry[tuple[str, ...]] = Registry("dataset")
-DATASETS.register("synthetic", description="synthetic handwriting + synthetic street digits (no download)")(
-    ("synthmnist", "synthsvhn"))
-DATASETS.register("mnist_svhn", description="real MNIST + real SVHN")(("mnist", "svhn"))
-DATASETS.register("mnist_synthsvhn", description="real MNIST + synthetic street digits")(("mnist", "synthsvhn"))
-DATASETS.register("synthmnist_svhn", description="synthetic handwriting + real SVHN")(("synthmnist", "svhn"))
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """sources(data_cfg): one image source per modality, in order (its ``slot`` names the
+    modality); load(data_cfg, split): the split's items."""
+
+    name: str
+    description: str
+    sources: Callable[..., list[Source]]
+    load: Callable[..., PairedData]
+
+
+DATASETS: Registry[DatasetInfo] = Registry("dataset")
+
+
+def register_dataset(info: DatasetInfo) -> DatasetInfo:
+    DATASETS.register(info.name)(info)
+    return info
 
 
 def resolve_dataset(cfg) -> tuple[str, str]:
@@ -37,33 +58,74 @@ def resolve_dataset(cfg) -> tuple[str, str]:
     return "synthetic", "no real MNIST/SVHN found (pass --data-dir): using the embedded synthetic digits"
 
 
-def dataset_sources(name: str) -> list:
-    return [SOURCES.get(s) for s in DATASETS.get(name)]
+# functions name → None that may register a dataset not registered yet (users' recorded folders)
+DATASET_FINDERS: list[Callable[[str], None]] = []
+
+
+def find_dataset(name: str) -> DatasetInfo:
+    """The dataset ``name``: registered in this process, or registered now by a finder (a
+    folder recorded by ``mmvae data register`` is read here)."""
+    for finder in DATASET_FINDERS:
+        if name in DATASETS:
+            break
+        finder(name)
+    try:
+        return DATASETS.get(name)
+    except ConfigError as e:
+        raise ConfigError(f"{e} Your own data becomes a dataset with mmvae.data.register_arrays or register_folder "
+                          "(in the same process), or with `mmvae data register NAME FOLDER` (once, for every "
+                          "later command).") from None
+
+
+def dataset_info(cfg) -> DatasetInfo:
+    return find_dataset(resolve_dataset(cfg)[0])
+
+
+def dataset_sources(cfg) -> list[Source]:
+    """The configured dataset's sources, one per modality (nothing is loaded)."""
+    return dataset_info(cfg).sources(cfg)
 
 
 def load_paired(cfg, split: str) -> PairedData:
-    """The label-matched pairs of the configured dataset's modalities for ``split``."""
-    sources = dataset_sources(resolve_dataset(cfg)[0])
+    """The items (pairs, tuples) of the configured dataset's modalities for ``split``."""
+    return dataset_info(cfg).load(cfg, split)
+
+
+def load_unimodal(cfg, slot: str, split: str) -> PairedData:
+    """All images of the dataset's ``slot`` modality as one-modality data."""
+    sources = [s for s in dataset_sources(cfg) if s.slot == slot]
+    if not sources:
+        names = ", ".join(s.slot for s in dataset_sources(cfg))
+        raise ConfigError(f"Dataset '{cfg.dataset}' has no '{slot}' modality; it has {names}.")
+    s = sources[0]
+    x, y = s.load(split, cfg)
+    n = len(x)
+    return PairedData(
+        names=[slot], sources=[s.name], images=[x], index=torch.arange(n).view(-1, 1),
+        labels=y, rep=torch.zeros(n, dtype=torch.int64), num_classes=int(y.max()) + 1,
+    )
+
+
+# ---------------------------------------------------------------------- label-paired sources
+
+
+def pair_by_label(name: str, sources: list[Source], cfg, split: str) -> PairedData:
+    """Label-matched random pairs of the sources' images (the original MNIST–SVHN pairing)."""
     loaded = [s.load(split, cfg) for s in sources]
     max_d = cfg.max_d if split == "train" or cfg.test_max_d is None else cfg.test_max_d
     labels = [y for _, y in loaded]
-    idx = [torch.arange(len(labels[0]))]
-    pairs_of_0 = None
-    rep = None
+    pairs_of_0, rep, idx = None, None, []
     for m in range(1, len(sources)):
         i0, im, rep_m = cached_pairing(labels[0], labels[m], max_d, cfg.dm, cfg.pairing_seed + (m - 1))
         if pairs_of_0 is None:
-            pairs_of_0, rep = i0, rep_m
-            idx = [i0, im]
+            pairs_of_0, rep, idx = i0, rep_m, [i0, im]
         elif not torch.equal(i0, pairs_of_0):
             raise DataError("pairing of more than two modalities needs the same first-modality order")
         else:
             idx.append(im)
-    if len(sources) == 1:
-        rep = torch.zeros(len(labels[0]), dtype=torch.int64)
     index = torch.stack(idx, 1)
     if len(index) == 0:
-        raise DataError(f"Pairing {cfg.dataset} {split} produced no pairs; check max_d and dm.")
+        raise DataError(f"Pairing {name} {split} produced no pairs; check max_d and dm.")
     return PairedData(
         names=[s.slot for s in sources], sources=[s.name for s in sources],
         images=[x for x, _ in loaded], index=index, labels=labels[0][index[:, 0]], rep=rep,
@@ -71,15 +133,29 @@ def load_paired(cfg, split: str) -> PairedData:
     )
 
 
-def load_unimodal(cfg, slot: str, split: str) -> PairedData:
-    """All images of the dataset's ``slot`` modality (mnist or svhn) as one-modality data."""
-    sources = [s for s in dataset_sources(resolve_dataset(cfg)[0]) if s.slot == slot]
-    if not sources:
-        raise ConfigError(f"Dataset '{cfg.dataset}' has no '{slot}' modality.")
-    s = sources[0]
-    x, y = s.load(split, cfg)
-    n = len(y)
-    return PairedData(
-        names=[slot], sources=[s.name], images=[x], index=torch.arange(n).view(-1, 1),
-        labels=y, rep=torch.zeros(n, dtype=torch.int64), num_classes=int(y.max()) + 1,
-    )
+def paired_sources(name: str, source_names: tuple[str, ...], description: str) -> DatasetInfo:
+    """A dataset pairing registered sources by label."""
+    def sources(cfg=None):
+        return [SOURCES.get(s) for s in source_names]
+
+    return register_dataset(DatasetInfo(name, description, sources,
+                                        lambda cfg, split: pair_by_label(name, sources(), cfg, split)))
+
+
+# ---------------------------------------------------------------------- aligned tuples
+
+
+def aligned_tuples(names: list[str], sources: list[str], images: list, labels, num_classes: int = 0) -> PairedData:
+    """Items that are already tuples: item i is image i of every modality (all distinct)."""
+    n = len(images[0])
+    if any(len(x) != n for x in images):
+        raise DataError(f"Aligned modalities must hold as many images each; got {[len(x) for x in images]}.")
+    return PairedData(names=list(names), sources=list(sources), images=list(images),
+                      index=torch.arange(n).view(-1, 1).repeat(1, len(images)), labels=labels,
+                      rep=torch.zeros(n, dtype=torch.int64), num_classes=num_classes)
+
+
+paired_sources("synthetic", ("synthmnist", "synthsvhn"), "synthetic handwriting + synthetic street digits (no download)")
+paired_sources("mnist_svhn", ("mnist", "svhn"), "real MNIST + real SVHN")
+paired_sources("mnist_synthsvhn", ("mnist", "synthsvhn"), "real MNIST + synthetic street digits")
+paired_sources("synthmnist_svhn", ("synthmnist", "svhn"), "synthetic handwriting + real SVHN")

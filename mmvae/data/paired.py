@@ -17,20 +17,28 @@ class PairedData:
     index[p, m] is the image of modality m in pair p; labels[p] is the shared class (the digit);
     rep[p] is which of the dm pairing rounds made the pair (rep == 0 is one pass over every
     kept image: the distinct pairs). num_classes: the number of classes of the labels (0: one
-    more than the largest label).
+    more than the largest label). Data without labels (``labels=None``) stores −1 for every
+    item and has ``labelled`` False: training, likelihoods and figures work, while coherence
+    and the latent probe, which score labels, are skipped.
     """
 
     names: list[str]
     sources: list[str]
     images: list[Tensor]
     index: Tensor
-    labels: Tensor
+    labels: Tensor | None
     rep: Tensor
     num_classes: int = 0
+    labelled: bool | None = None  # None: labelled when labels are given and none is negative
 
     def __post_init__(self):
+        if self.labels is None:
+            self.labels = torch.full((self.index.shape[0],), -1, dtype=torch.int64, device=self.index.device)
+            self.labelled = False
+        if self.labelled is None:
+            self.labelled = not bool((self.labels < 0).any())
         if not self.num_classes:
-            self.num_classes = int(self.labels.max()) + 1 if len(self.labels) else 0
+            self.num_classes = int(self.labels.max()) + 1 if len(self.labels) and self.labelled else 0
 
     def __len__(self) -> int:
         return self.index.shape[0]
@@ -67,15 +75,18 @@ class PairedData:
     def stratified(self, n: int, seed: int) -> PairedData:
         """A seeded subset of about n pairs with the classes as balanced as the data allows:
         each class gets n // num_classes (the remainder goes to the first classes), drawn at
-        random; a class with too few pairs gives all it has."""
+        random; a class with too few pairs gives all it has. Without labels: n pairs drawn at
+        random."""
         gen = torch.Generator().manual_seed(seed)
-        labels = self.labels.cpu()
-        k = self.num_classes
-        picked = []
-        for c in range(k):
-            members = torch.nonzero(labels == c).flatten()
-            want = n // k + (1 if c < n % k else 0)
-            picked.append(members[torch.randperm(len(members), generator=gen)[:want]])
+        if not self.labelled:
+            picked = [torch.randperm(len(self), generator=gen)[:n]]
+        else:
+            labels, k = self.labels.cpu(), self.num_classes
+            picked = []
+            for c in range(k):
+                members = torch.nonzero(labels == c).flatten()
+                want = n // k + (1 if c < n % k else 0)
+                picked.append(members[torch.randperm(len(members), generator=gen)[:want]])
         idx = torch.cat(picked).sort().values if picked else torch.zeros(0, dtype=torch.long)
         return self.subset(idx.to(self.device))
 

@@ -27,12 +27,19 @@ from .svhn import load_svhn
 
 @dataclass(frozen=True)
 class Source:
+    """One modality's images: ``load(split, data_cfg)`` → (uint8 images [N, C, H, W], int64 labels).
+
+    ``content(data_cfg)`` says what the images are (JSON-able), so a judge trained on them is
+    reused only for the same images; None for real files, which are fixed by their checksums.
+    """
+
     name: str
     slot: str  # the model modality it fills
     shape: tuple[int, int, int]
     real: bool
     load: Callable  # (split, DataConfig) -> (images, labels)
     description: str
+    content: Callable | None = None
 
 
 SOURCES: Registry[Source] = Registry("image source")
@@ -65,6 +72,10 @@ def _load_mnist(split, cfg):
 
 def _load_svhn(split, cfg):
     return load_svhn(svhn_dir(cfg.data_dir), split, cfg.download, cfg.verify)
+
+
+def _synthetic_content(cfg) -> list:
+    return [synthetic.GENERATOR_VERSION, cfg.synthetic_train, cfg.synthetic_seed]
 
 
 def _synthetic_loader(modality: str):
@@ -107,7 +118,7 @@ SOURCES.register("mnist")(Source("mnist", "mnist", (1, 28, 28), True, _load_mnis
 SOURCES.register("svhn")(Source("svhn", "svhn", (3, 32, 32), True, _load_svhn, "real SVHN cropped digits (.mat)"))
 SOURCES.register("synthmnist")(Source(
     "synthmnist", "mnist", (1, 28, 28), False, _synthetic_loader("synthmnist"),
-    "synthetic handwriting-like digits (1×28×28)"))
+    "synthetic handwriting-like digits (1×28×28)", _synthetic_content))
 SOURCES.register("synthsvhn")(Source(
     "synthsvhn", "svhn", (3, 32, 32), False, _synthetic_loader("synthsvhn"),
-    "synthetic street-number-like digits (3×32×32)"))
+    "synthetic street-number-like digits (3×32×32)", _synthetic_content))
