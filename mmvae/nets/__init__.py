@@ -6,6 +6,6 @@ z [N, D] to the likelihood mean [N, C, H, W] in (0, 1). The networks are plain P
 """
 from . import conv, fc  # noqa: F401  (fills the registry)
 from .accelerate import AnyOrderDecoder, accelerate, plain
-from .registry import NETWORKS, NetSpec, build_networks
+from .registry import NETWORKS, NetSpec, auto_spec, build_networks
 
-__all__ = ["NETWORKS", "AnyOrderDecoder", "NetSpec", "accelerate", "build_networks", "plain"]
+__all__ = ["NETWORKS", "AnyOrderDecoder", "NetSpec", "accelerate", "auto_spec", "build_networks", "plain"]

@@ -27,8 +27,17 @@ class NetSpec:
     fbase: int = 32
 
 
+CONV_MIN_SIDE = 28  # smallest image side the conv nets take
+
 Builder = Callable[[tuple[int, int, int], int, NetSpec], tuple[nn.Module, nn.Module]]
 NETWORKS: Registry[Builder] = Registry("network architecture")
+
+
+def auto_spec(shape: tuple[int, int, int]) -> NetSpec:
+    """The networks a modality gets when ``model.nets`` names none: convolutional from 28×28
+    up (the seed's conv nets at 28 and 32), fully connected with one 400-wide layer below, where
+    a few strided convolutions would leave almost nothing of the image."""
+    return NetSpec("conv") if min(shape[1:]) >= CONV_MIN_SIDE else NetSpec("fc", [400])
 
 
 def build_networks(shape: tuple[int, int, int], latent_dim: int, spec: NetSpec):
