@@ -1,6 +1,6 @@
 """Models: every one implements :class:`MultimodalVAE` (the contract in ``contract.py``) and
 registers itself in :data:`MODELS`; adding a model is adding a file here (and its objectives)."""
-from . import factorised, mmvae  # noqa: F401  (fill the registry)
+from . import factorised, mmvae, mmvaeplus, mopoe, mvae  # noqa: F401  (fill the registry)
 from .build import build_model, model_kind
 from .contract import Encoding, MultimodalVAE, evaluating
 from .factorised import FactorisedMMVAE

@@ -6,7 +6,7 @@ never imported, so this layer stays below :mod:`mmvae.config`.
 from __future__ import annotations
 
 from ..errors import ConfigError
-from ..nets import NetSpec
+from ..nets import NetSpec, auto_spec
 from .modality import ModalitySpec, auto_llik_scalings
 from .registry import resolve_model
 
@@ -28,13 +28,28 @@ def likelihood_scalings(cfg, modalities: list[ModalitySpec]) -> list[float]:
             for m, a in zip(modalities, auto)]
 
 
+# the entries every default config carries; left alone when the data has no such modality
+SEED_NET_NAMES = ("mnist", "svhn")
+
+
 def network_specs(cfg, modalities: list[ModalitySpec]) -> list[NetSpec]:
-    """One network specification per modality, by modality name."""
-    missing = [m.name for m in modalities if m.name not in cfg.nets]
-    if missing:
-        raise ConfigError(f"model.nets has no entry for modality '{missing[0]}' (it has {', '.join(cfg.nets)}). "
-                          f"Add one, e.g. --set model.nets.{missing[0]}.arch=fc.")
-    return [cfg.nets[m.name] for m in modalities]
+    """One network specification per modality: ``model.nets.<name>`` when the config has one,
+    else the automatic choice from the image shape (:func:`mmvae.nets.auto_spec`)."""
+    return [cfg.nets[m.name] if m.name in cfg.nets else auto_spec(m.shape) for m in modalities]
+
+
+def check_network_names(cfg, names: list[str]) -> None:
+    """Refuses a ``model.nets`` entry for a modality the data (with modalities ``names``) does
+    not have: it would silently do nothing. The default config's untouched ``mnist``/``svhn``
+    entries are left alone."""
+    stray = [n for n, spec in cfg.nets.items()
+             if n not in names and not (n in SEED_NET_NAMES and spec == NetSpec())]
+    if stray:
+        raise ConfigError(
+            f"model.nets.{stray[0]} sets the networks of a modality '{stray[0]}', but the data's modalities are "
+            f"{', '.join(names)}. Name one of those (e.g. --set model.nets.{names[0]}.arch=fc) or drop the entry; "
+            "the seed's flags (--no_conv, --hidden_dims, --fBase, --mnist-*, --svhn-*) set the mnist and svhn "
+            "entries only. Modalities without an entry get conv nets from 28×28 up and fc nets below.")
 
 
 def model_modality(cfg) -> str:

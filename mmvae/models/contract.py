@@ -35,11 +35,13 @@ def evaluating(model: nn.Module) -> Iterator[nn.Module]:
 
 @dataclass(frozen=True)
 class Encoding:
-    """One modality's posterior over the shared latent, and over its private latent where the
-    model has one (None otherwise)."""
+    """One modality's posterior over the shared latent given that modality alone, its posterior
+    over its private latent where the model has one, and, for models that multiply experts
+    (products of experts), the modality's own factor of that product (None otherwise)."""
 
     shared: DiagDist
     private: DiagDist | None = None
+    expert: DiagDist | None = None
 
 
 class MultimodalVAE(nn.Module, abc.ABC):
@@ -90,6 +92,11 @@ class MultimodalVAE(nn.Module, abc.ABC):
     def likelihood_defined(self) -> bool:
         """Whether log p(x_m | z) of the shared latent alone is defined (IWAE estimates)."""
         return True
+
+    @property
+    def private_in_decoder(self) -> bool:
+        """Whether the decoders read the private latents (so styles can be swapped in figures)."""
+        return any(self.private_dims)
 
     def latent_probes(self) -> dict[str, tuple[int, str]]:
         """The latents a linear probe reads: label → (modality, ``shared`` or ``private``)."""

@@ -91,6 +91,10 @@ class FactorisedMMVAE(MultimodalVAE):
     def likelihood_defined(self) -> bool:
         return not self.joint_decoder  # joint decoders need the private latent too
 
+    @property
+    def private_in_decoder(self) -> bool:
+        return self.joint_decoder
+
     # ------------------------------------------------------------------ the contract
 
     def encode(self, x: Tensor, m: int) -> Encoding:

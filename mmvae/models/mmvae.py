@@ -8,7 +8,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 
-import torch
 from torch import Tensor, nn
 
 from ..distributions import FAMILIES, DiagDist, PixelLikelihood, UniformMixture
@@ -16,7 +15,7 @@ from ..errors import ConfigError
 from ..nets import NetSpec
 from .build import model_settings, network_specs, select_modality
 from .contract import Encoding, MultimodalVAE
-from .expert import Expert
+from .expert import Expert, decode_grouped
 from .modality import ModalitySpec, auto_llik_scalings
 from .output import ForwardOutput
 from .prior import Prior
@@ -93,12 +92,7 @@ class MMVAE(MultimodalVAE):
             by_decoder.setdefault(d, []).append(r)
         out: dict[tuple[int, int], Tensor] = {}
         for d, rs in by_decoder.items():
-            if len(rs) == 1:
-                out[(rs[0], d)] = self.experts[d].decode(samples[rs[0]])
-                continue
-            means = self.experts[d].decode(torch.cat([samples[r] for r in rs], 0))
-            for r, mean in zip(rs, means.split([samples[r].shape[0] for r in rs], 0)):
-                out[(r, d)] = mean
+            out.update(decode_grouped(self.experts[d].decode, [((r, d), samples[r]) for r in rs]))
         return out
 
     def pairs(self, which: str | Iterable[tuple[int, int]] = "all") -> list[tuple[int, int]]:

@@ -2,7 +2,7 @@
 
 Look one up by name with :func:`get_objective`; :data:`OBJECTIVES` lists them all.
 """
-from . import factorised, moe  # noqa: F401  (fill the registry)
+from . import factorised, mmvaeplus, moe, products  # noqa: F401  (fill the registry)
 from .base import OBJECTIVES, ObjectiveInfo, ObjectiveResult, log_mean_exp
 from .resolve import cli_names, get_objective, resolve_objective_name
 

@@ -1,0 +1,59 @@
+"""Objectives of the product-based models: the MVAE's sub-sampled subset ELBOs and the MoPoE
+bound. Every value is summed over the batch; ``beta`` weighs the KL terms
+(``--set train.objective_weights.beta=v``, 1.0 by default)."""
+from __future__ import annotations
+
+import torch
+
+from ..errors import ConfigError
+from ..models.mopoe import MixtureOutput
+from ..models.mvae import SubsetOutput
+from .base import ObjectiveResult, objective
+
+WEIGHT_OPTIONS = {"weights": "train.objective_weights"}
+
+
+def _beta(weights: dict | None) -> float:
+    extra = sorted(set(weights or {}) - {"beta"})
+    if extra:
+        raise ConfigError(f"Objective weight '{extra[0]}' is not used by this objective; it takes beta.")
+    beta = float((weights or {}).get("beta", 1.0))
+    if beta < 0:
+        raise ConfigError(f"objective_weights.beta must be ≥ 0, got {beta}.")
+    return beta
+
+
+@objective("mvae_elbo", kind="poe", cli_name="elbo", options=WEIGHT_OPTIONS)
+def mvae_elbo(out: SubsetOutput, xs, weights: dict | None = None) -> ObjectiveResult:
+    """Σ_S [ E_{q(z|X_S)} Σ_{d∈S} λ_d log p(x_d | z) − β KL(q(z|X_S) ‖ p(z)) ] over the subsets the
+    model's forward chose (all modalities, each alone, random ones in training); K samples averaged."""
+    beta = _beta(weights)
+    per_item, terms = 0.0, {}
+    rest_lp, rest_kl = 0.0, 0.0
+    for s, members in enumerate(out.subsets):
+        lp = sum(out.llik(s, d, xs[d]).mean(0) for d in members)
+        kl = out.posteriors[s].kl(out.prior)
+        per_item = per_item + lp - beta * kl
+        if len(members) == out.M:
+            terms["lp_joint"], terms["kl_joint"] = lp.detach().mean(), kl.detach().mean()
+        elif len(members) == 1:
+            terms[f"lp_{out.names[members[0]]}"] = lp.detach().mean()
+            terms[f"kl_{out.names[members[0]]}"] = kl.detach().mean()
+        else:
+            rest_lp, rest_kl = rest_lp + lp.detach().mean(), rest_kl + kl.detach().mean()
+    if torch.is_tensor(rest_lp):
+        terms["lp_random_subsets"], terms["kl_random_subsets"] = rest_lp, rest_kl
+    return ObjectiveResult(per_item.sum(), terms, per_item.shape[-1])
+
+
+@objective("mopoe_elbo", kind="mopoe", cli_name="elbo", options=WEIGHT_OPTIONS)
+def mopoe_elbo(out: MixtureOutput, xs, weights: dict | None = None) -> ObjectiveResult:
+    """E_{z ~ q(z|X)} Σ_d λ_d log p(x_d | z) − β (1/S) Σ_S KL(q_S ‖ p): each item's latents come
+    from one mixture component; the mean KL over the S = 2^M − 1 components bounds the mixture's."""
+    beta = _beta(weights)
+    lp = [out.llik(d, xs[d]).mean(0) for d in range(out.M)]
+    kl = torch.stack([q.kl(out.prior) for q in out.posteriors]).mean(0)
+    per_item = sum(lp) - beta * kl
+    terms = {f"lp_{name}": v.detach().mean() for name, v in zip(out.names, lp)}
+    terms["kl_mixture"] = kl.detach().mean()
+    return ObjectiveResult(per_item.sum(), terms, per_item.shape[-1])
