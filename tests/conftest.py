@@ -45,3 +45,13 @@ def tiny_config(**train):
     for k, v in train.items():
         setattr(cfg.train, k, v)
     return cfg
+
+
+def tiny_conv_config(**train):
+    """``tiny_config`` with the networks a user gets by default: conv (narrow), channels_last and
+    the fast routes."""
+    cfg = tiny_config(**train)
+    for spec in cfg.model.nets.values():
+        spec.arch, spec.fbase = "conv", 4
+    assert cfg.train.channels_last and cfg.train.fast_routes
+    return cfg

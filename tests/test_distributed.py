@@ -13,7 +13,7 @@ from safetensors.torch import load_file
 from mmvae import pipeline
 from mmvae.training.checkpoint import read_checkpoint
 
-from .conftest import tiny_config
+from .conftest import tiny_conv_config
 
 pytestmark = pytest.mark.integration  # end-to-end training runs
 
@@ -44,9 +44,10 @@ def _torchrun(cfg, out_dir, *extra):
 
 @pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed is not built in")
 def test_two_rank_resume_matches_uninterrupted(tmp_path):
-    """2 ranks for 1 epoch, then resumed to 2 epochs, end where 2 ranks for 2 epochs end."""
+    """2 ranks for 1 epoch, then resumed to 2 epochs, end where 2 ranks for 2 epochs end (the
+    defaults a user gets: conv networks, channels_last, fast routes, the default objective)."""
     def cfg(epochs, name):
-        c = tiny_config(epochs=epochs, batch_size=25, obj="elbo_naive")
+        c = tiny_conv_config(epochs=epochs, batch_size=25)
         c.run_dir, c.train.device = str(tmp_path / name), "cpu"
         return c
 
@@ -66,13 +67,13 @@ def test_two_gloo_ranks_match_one_process(tmp_path):
     # 2 ranks × 25 = global batch 50 on 600 pairs. The ranks draw their own posterior noise, so
     # the runs agree statistically, not bit for bit: with the naive ELBO the per-epoch losses
     # agreed to 0.1% here; the stated tolerance is 0.5%.
-    ddp = tiny_config(epochs=3, batch_size=25, obj="elbo_naive")
+    ddp = tiny_conv_config(epochs=3, batch_size=25, obj="elbo_naive")
     ddp.run_dir = str(tmp_path / "ddp")
     ddp.train.device = "cpu"
     (tmp_path / "weights").mkdir()
     _torchrun(ddp, tmp_path / "weights")
 
-    single = tiny_config(epochs=3, batch_size=50, obj="elbo_naive")
+    single = tiny_conv_config(epochs=3, batch_size=50, obj="elbo_naive")
     single.run_dir = str(tmp_path / "single")
     pipeline.train(single)
 

@@ -50,3 +50,30 @@ def test_seeded_and_cached():
     again = cached_pairing(l1, l2, 30, 2, seed=1)  # from the cache
     assert all(torch.equal(x, y) for x, y in zip(first, a))
     assert all(torch.equal(x, y) for x, y in zip(again, a))
+
+
+def test_stratified_subset_is_balanced_seeded_and_distinct():
+    """Per-epoch likelihoods average over a class-stratified subset: on pairs sorted by digit
+    (as the pairing stores them) the first 1,000 would be almost all zeros."""
+    import torch
+
+    from mmvae.config import RunConfig
+    from mmvae.data.paired import PairedData
+    from mmvae.pipeline.components import epoch_likelihood_pairs
+
+    labels = torch.arange(10).repeat_interleave(torch.tensor([980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]))
+    n = len(labels)
+    data = PairedData(["a"], ["a"], [torch.zeros(n, 1, 2, 2, dtype=torch.uint8)], torch.arange(n).view(-1, 1),
+                      labels, torch.zeros(n, dtype=torch.long))
+    assert torch.bincount(data.head(1000).labels)[0] > 0.97 * 1000  # what the head gave
+    cfg = RunConfig()
+    sub = epoch_likelihood_pairs(cfg, data)
+    counts = torch.bincount(sub.labels, minlength=10)
+    assert len(sub) == 1000 and counts.tolist() == [100] * 10
+    assert len(set(sub.index[:, 0].tolist())) == 1000  # no pair twice
+    again = epoch_likelihood_pairs(cfg, data)
+    assert torch.equal(again.index, sub.index)  # seeded by the run seed
+    cfg.train.seed = 2
+    assert not torch.equal(epoch_likelihood_pairs(cfg, data).index, sub.index)
+    small = data.stratified(25, 0)  # a remainder goes to the first classes
+    assert torch.bincount(small.labels, minlength=10).tolist() == [3] * 5 + [2] * 5

@@ -23,6 +23,8 @@ from .conftest import tiny_config
 from .test_cli import TINY
 
 RUN_ARGS = [*TINY, "--epochs", "2", "--checkpoint-every", "2", "--no-figures", "--no-analytics", "--no-final-eval"]
+# the networks a user gets by default: conv (narrow here), channels_last, fast routes
+CONV_RUN_ARGS = [a for a in RUN_ARGS if a not in ("--no_conv", "--hidden_dims", "32")] + ["--fBase", "4"]
 
 
 def _weights(run):
@@ -37,10 +39,10 @@ def _rows(run):
 @pytest.mark.integration
 def test_sigkill_mid_epoch_then_resume_matches_uninterrupted(tmp_path):
     full, cut = tmp_path / "full", tmp_path / "cut"
-    assert main(["train", *RUN_ARGS, "--run-dir", str(full)]) == 0
+    assert main(["train", *CONV_RUN_ARGS, "--run-dir", str(full)]) == 0
     env = {**os.environ, "MMVAE_PROGRESS": "0", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name("_slow_train.py")), "train",
-                             *RUN_ARGS, "--run-dir", str(cut)], env=env)
+                             *CONV_RUN_ARGS, "--run-dir", str(cut)], env=env)
     record = cut / "checkpoints" / "last.json"
     deadline = time.time() + 120
     while time.time() < deadline:  # wait until a mid-epoch checkpoint of epoch 1 exists
@@ -55,7 +57,7 @@ def test_sigkill_mid_epoch_then_resume_matches_uninterrupted(tmp_path):
     meta = json.loads(record.read_text())
     assert meta["global_step"] < 24, "the run finished before it could be killed"
     # The crashed folder is recognised: starting over is refused, resuming works.
-    assert main(["train", *RUN_ARGS, "--run-dir", str(cut)]) == 2
+    assert main(["train", *CONV_RUN_ARGS, "--run-dir", str(cut)]) == 2
     assert main(["train", "--resume", str(cut), "--no-progress"]) == 0
     a, b = _weights(full), _weights(cut)
     assert all(torch.equal(a[k], b[k]) for k in a)

@@ -6,7 +6,14 @@ training loss divides by B), so a weight w on a per-sample average term enters a
 means the same at every batch size.
 
 Weights (``--set train.objective_weights.<key>=v``): ``alpha`` (seed terms, 1.0), ``nce`` (1.0),
-``club`` (1.0), ``tau`` (InfoNCE temperature, 0.1).
+``club`` (1.0), ``tau`` (InfoNCE temperature, 0.1), ``private_kl`` (weight of each private KL,
+1.0), ``club_shared`` (how much of the CLUB term's gradient reaches the shared encoders, 0.0).
+
+The private KL weight, written out: the shared part is the naive MMVAE ELBO, an average over the
+M encoders, so each modality's self-reconstruction log p(x_m | z_m, w_m) enters with weight 1/M
+while its private KL enters with ``private_kl`` (1 by default, the seed's weighting): relative
+to self-reconstruction that is β = M·private_kl on the private latents (β = 2 for two
+modalities); ``private_kl = 1/M`` gives β = 1.
 """
 from __future__ import annotations
 
@@ -20,12 +27,15 @@ from ..models.factorised import FactorisedOutput
 from .base import ObjectiveResult, objective
 from .moe import m_elbo_naive
 
-DEFAULTS = {"alpha": 1.0, "nce": 1.0, "club": 1.0, "tau": 0.1}
+DEFAULTS = {"alpha": 1.0, "nce": 1.0, "club": 1.0, "tau": 0.1, "private_kl": 1.0, "club_shared": 0.0}
+# every objective takes the private KL weight; the rest are named per objective
+COMMON = ("private_kl",)
 WEIGHT_OPTIONS = {"weights": "train.objective_weights"}
 
 
 def _weights(weights: dict | None, allowed: tuple[str, ...]) -> dict[str, float]:
     w = dict(DEFAULTS)
+    allowed = allowed + COMMON
     for k, v in (weights or {}).items():
         if k not in allowed:
             raise ConfigError(f"Objective weight '{k}' is not used by this objective; it takes {', '.join(allowed)}.")
@@ -35,13 +45,13 @@ def _weights(weights: dict | None, allowed: tuple[str, ...]) -> dict[str, float]
     return w
 
 
-def _private_elbos(out: FactorisedOutput, xs) -> tuple[Tensor, dict]:
-    """Σ_m [log p(x_m | z_pr_m) (separate decoders only) − KL(q_pr_m ‖ p_pr_m)], per item [B]."""
+def _private_elbos(out: FactorisedOutput, xs, kl_weight: float = 1.0) -> tuple[Tensor, dict]:
+    """Σ_m [log p(x_m | z_pr_m) (separate decoders only) − w·KL(q_pr_m ‖ p_pr_m)], per item [B]."""
     total, terms = 0.0, {}
     for m, (p, x) in enumerate(zip(out.private, xs)):
         name = out.names[m]
         kl = p.kl(0)
-        item = -kl
+        item = -kl_weight * kl
         if (0, 0) in p.decodes:
             lp = p.llik(0, 0, x).mean(0)
             item = item + lp
@@ -51,11 +61,11 @@ def _private_elbos(out: FactorisedOutput, xs) -> tuple[Tensor, dict]:
     return total, terms
 
 
-def _elbo_all(out: FactorisedOutput, xs) -> tuple[Tensor, Tensor, dict]:
+def _elbo_all(out: FactorisedOutput, xs, w: dict) -> tuple[Tensor, Tensor, dict]:
     """(batch sum of the shared naive MMVAE ELBO, per-item private ELBOs [B], logged terms); in
     joint-decoder mode the shared decodes already include the private latents."""
     shared = m_elbo_naive(out.shared, xs)
-    priv, pterms = _private_elbos(out, xs)
+    priv, pterms = _private_elbos(out, xs, w["private_kl"])
     terms = {f"shared_{k}": v for k, v in shared.terms.items()} | pterms
     return shared.value, priv, terms
 
@@ -63,8 +73,8 @@ def _elbo_all(out: FactorisedOutput, xs) -> tuple[Tensor, Tensor, dict]:
 @objective("elbo_all", kind="factorised", options=WEIGHT_OPTIONS)
 def elbo_all(out: FactorisedOutput, xs, weights: dict | None = None) -> ObjectiveResult:
     """Σ of the private ELBOs and the shared naive MMVAE ELBO (the seed's ``elbo_all``)."""
-    _weights(weights, ())
-    shared_sum, priv, terms = _elbo_all(out, xs)
+    w = _weights(weights, ())
+    shared_sum, priv, terms = _elbo_all(out, xs, w)
     return ObjectiveResult(shared_sum + priv.sum(), terms, len(xs[0]))
 
 
@@ -93,7 +103,7 @@ def infonce_naive(out: FactorisedOutput, xs, weights: dict | None = None) -> Obj
     """The seed's "infoNCE": elbo_all − α Σ_m CE_m with the density cross-entropy above."""
     w = _weights(weights, ("alpha",))
     _same_dims(out, "infoNCE_naive")
-    shared_sum, priv, terms = _elbo_all(out, xs)
+    shared_sum, priv, terms = _elbo_all(out, xs, w)
     ces = [seed_density_ce(out, m) for m in range(out.M)]
     for m, ce in enumerate(ces):
         terms[f"infonce_ce_{out.names[m]}"] = ce.detach()
@@ -108,7 +118,7 @@ def seed_logistic(out: FactorisedOutput, xs, weights: dict | None = None) -> Obj
     unaligned models, so it cannot make the private latent omit shared information."""
     w = _weights(weights, ("alpha",))
     _same_dims(out, "seed_logistic")
-    shared_sum, priv, terms = _elbo_all(out, xs)
+    shared_sum, priv, terms = _elbo_all(out, xs, w)
     total = 0.0
     for m in range(out.M):
         q_sh, q_pr = out.shared.posteriors[m], out.private[m].posteriors[0]
@@ -127,12 +137,15 @@ def cross_modal_infonce(z1: Tensor, z2: Tensor, tau: float) -> Tensor:
     return 0.5 * (F.cross_entropy(s, target) + F.cross_entropy(s.T, target))
 
 
-def club_terms(critic, z_pr: Tensor, z_sh: Tensor) -> tuple[Tensor, Tensor]:
+def club_terms(critic, z_pr: Tensor, z_sh: Tensor, shared_grad: float = 1.0) -> tuple[Tensor, Tensor]:
     """(CLUB upper bound on I(z_pr; z_sh), the critic's own fitting loss).
 
     I_CLUB = E_pairs log q_ψ(z_sh|z_pr) − E_shuffled log q_ψ(z_sh'|z_pr), with the critic's
     parameters held fixed so this term trains only the encoders; the critic is fitted by
-    maximum likelihood on detached latents."""
+    maximum likelihood on detached latents. ``shared_grad`` scales the gradient that reaches
+    z_sh (0: the bound trains the private encoders only; the value is unchanged)."""
+    if shared_grad != 1.0:
+        z_sh = z_sh.detach() + shared_grad * (z_sh - z_sh.detach())
     params = {k: v.detach() for k, v in critic.named_parameters()}
     mu, log_var = functional_call(critic, params, (z_pr,))
     perm = torch.randperm(len(z_sh), device=z_sh.device)
@@ -148,11 +161,16 @@ def club_terms(critic, z_pr: Tensor, z_sh: Tensor) -> tuple[Tensor, Tensor]:
 def fission(out: FactorisedOutput, xs, weights: dict | None = None) -> ObjectiveResult:
     """Representation fission: elbo_all − B·[w_nce·InfoNCE(z_sh_1, z_sh_2) + w_club·Σ_m I_CLUB(z_pr_m; z_sh_m)].
 
+    The InfoNCE term pulls shared information into the shared latents; the CLUB term pushes it
+    out of the private ones, and by default (``club_shared`` 0) its gradient reaches the private
+    encoders only, since pushing the shared latents away from the private ones works against the
+    InfoNCE term (docs/factorised.md has both measured).
+
     The CLUB critics' own fitting loss (Σ_m critic NLL, which trains only the critics) is returned
     apart, as ``aux_loss``, so the value is the regularised bound alone. With the joint decoder
     option the ELBO part is the MMVAE+-style bound (decoders read [shared, private])."""
-    w = _weights(weights, ("nce", "club", "tau"))
-    shared_sum, priv, terms = _elbo_all(out, xs)
+    w = _weights(weights, ("nce", "club", "tau", "club_shared"))
+    shared_sum, priv, terms = _elbo_all(out, xs, w)
     B = len(xs[0])
     z_sh = [s[0] for s in out.shared.samples]
     contrast = 0.0
@@ -163,7 +181,7 @@ def fission(out: FactorisedOutput, xs, weights: dict | None = None) -> Objective
         contrast = contrast + w["nce"] * nce
     critic_nll = 0.0
     for m in range(out.M):
-        mi, nll = club_terms(out.critics[m], out.private[m].samples[0][0], z_sh[m])
+        mi, nll = club_terms(out.critics[m], out.private[m].samples[0][0], z_sh[m], w["club_shared"])
         terms[f"club_{out.names[m]}"] = mi.detach()
         terms[f"critic_nll_{out.names[m]}"] = nll.detach()
         contrast = contrast + w["club"] * mi

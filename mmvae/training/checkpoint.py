@@ -147,3 +147,20 @@ def load_optimizer_state(opt: torch.optim.Optimizer, tensors: dict[str, torch.Te
         opt.load_state_dict({"state": state, "param_groups": groups})
     except (ValueError, KeyError) as e:
         raise CheckpointError(f"Optimiser state in the checkpoint does not fit: {e}") from None
+    match_param_layouts(opt)
+
+
+def match_param_layouts(opt: torch.optim.Optimizer) -> None:
+    """Puts each per-parameter state tensor (Adam's moments) in its parameter's memory layout.
+
+    Checkpoints store tensors contiguous, and ``load_state_dict`` keeps that layout; a
+    channels_last conv weight would then be updated with moments in another layout. The fused
+    Adam kernel walks both as flat memory, so element i of the weight met element i of a
+    differently ordered moment: resumed runs drifted from uninterrupted ones. Copying each moment
+    into ``empty_like(param)`` restores the live layout (values unchanged).
+    """
+    for group in opt.param_groups:
+        for p in group["params"]:
+            for key, value in opt.state.get(p, {}).items():
+                if torch.is_tensor(value) and value.shape == p.shape and value.stride() != p.stride():
+                    opt.state[p][key] = torch.empty_like(p, dtype=value.dtype).copy_(value)
