@@ -39,6 +39,22 @@ def _check_non_negative(v):
     return None if v is None or v >= 0 else "≥ 0"
 
 
+def _check_at_least_two(v):
+    return None if v is None or v >= 2 else "≥ 2"
+
+
+# Experiment trackers ``train.log_to`` may name (adapters in mmvae/training/loggers.py).
+TRACKERS = ("tensorboard", "wandb", "mlflow")
+
+
+def _check_trackers(v):
+    unknown = [name for name in v if name not in TRACKERS]
+    if not unknown:
+        return None
+    hint = closest(unknown[0], list(TRACKERS)).strip()
+    return f"tracker names from {', '.join(TRACKERS)} (not '{unknown[0]}'{'; ' + hint.lower() if hint else ''})"
+
+
 def setting(default=dataclasses.MISSING, *, factory=dataclasses.MISSING, check=None, role: str = "run"):
     """A config field with its constraint (``check(value)`` → None or what it must be) and role."""
     assert role in ROLES
@@ -71,6 +87,8 @@ class DataConfig:
     synthetic_seed: int = setting(0)  # seed of the synthetic digit generator
     synthetic_train: int = setting(60000, check=POSITIVE)  # synthetic images per modality, train split
     synthetic_test: int = setting(10000, check=POSITIVE)  # synthetic images per modality, test split
+    polymnist_modalities: int = setting(5, check=_check_at_least_two)  # PolyMNIST: modalities m0 … m{M-1}
+    backgrounds: str | None = setting(None)  # PolyMNIST: folder of background images (None: built-in textures)
 
 
 @dataclass
@@ -115,6 +133,7 @@ class TrainConfig:
     fast_routes: bool = setting(True, role="machine")  # CPU fast routes of the networks (same parameters)
     max_steps: int = setting(0, check=NON_NEGATIVE)  # stop each epoch after N steps (0: full epochs)
     progress: bool = setting(True, role="machine")  # progress bars
+    log_to: list[str] = setting(factory=list, check=_check_trackers, role="machine")  # trackers: tensorboard, wandb, mlflow
 
 
 def _evaluation(default=dataclasses.MISSING, check=None):
@@ -134,9 +153,11 @@ class EvalConfig:
     final_eval: bool = _evaluation(True)  # full metric suite + report at the end
     n_figure: int = _evaluation(64, POSITIVE)  # samples in generation grids
     coherence_K: int = _evaluation(1, POSITIVE)  # posterior samples per input for cross coherence
+    coherence_pairs: int = _evaluation(0, NON_NEGATIVE)  # test tuples the coherences use (0: all distinct)
     joint_samples: int = _evaluation(10000, POSITIVE)  # prior samples for joint coherence
     probe_latent: Literal["mean", "sample"] = _evaluation("mean")  # linear probe input
     probe_train: int = _evaluation(20000, POSITIVE)  # training pairs (distinct) the probe is fitted on
+    probe_every: int = _evaluation(0, NON_NEGATIVE)  # also probe the latents every N epochs (0: only at the end)
     iwae_K: int = _evaluation(1000, NON_NEGATIVE)  # importance samples of the final estimates (0: skip)
     iwae_pairs: int = _evaluation(1000, POSITIVE)  # test pairs the final likelihood estimates average over
     classifier_epochs: int = _evaluation(4, POSITIVE)  # epochs of a digit classifier trained on demand
@@ -316,10 +337,14 @@ def _coerce(tp, value, where: str):
 
 def set_path(cfg: RunConfig, path: str, value: Any) -> None:
     """Sets a dotted config path (``train.batch_size``) with type coercion."""
-    obj = cfg
+    obj, tp = cfg, type(cfg)
     parts = path.split(".")
     for p in parts[:-1]:
-        obj = obj.setdefault(p, {}) if isinstance(obj, dict) else getattr(obj, p)
+        if isinstance(obj, dict):  # a new key of a dict of sections (model.nets.<modality>) gets one
+            value_tp = (typing.get_args(tp) or (None, None))[1]
+            obj, tp = obj.setdefault(p, value_tp() if dataclasses.is_dataclass(value_tp) else {}), value_tp
+        else:
+            tp, obj = typing.get_type_hints(type(obj)).get(p), getattr(obj, p)
     key = parts[-1]
     if isinstance(obj, dict):
         obj[key] = value
@@ -348,9 +373,22 @@ def _check_fields(obj, where: str) -> None:
                 raise ConfigError(f"'{path}' must be {must}, got {value!r}.")
 
 
+def _check_model_options(name: str, info, options: dict) -> None:
+    """An option the model does not have: say which models have it."""
+    from .models import MODELS
+
+    own = {f.name for f in dataclasses.fields(info.options)} if info.options is not None else set()
+    for key in sorted(set(options) - own):
+        owners = [n for n in MODELS.names() if MODELS.get(n).options is not None
+                  and key in {f.name for f in dataclasses.fields(MODELS.get(n).options)}]
+        where = f"it is an option of {', '.join(owners)}" if owners else "no model has it"
+        has = f"Model '{name}' takes " + (", ".join(sorted(own)) if own else "no options")
+        raise ConfigError(f"model.options.{key} does not apply to model '{name}': {where}. {has}.")
+
+
 def validate(cfg: RunConfig) -> RunConfig:
     """Checks every field, and the names that registries own; returns cfg for chaining."""
-    from .data.datasets import DATASETS
+    from .data.datasets import find_dataset
     from .models import resolve_model
     from .nets import NETWORKS
     from .objectives import resolve_objective_name
@@ -359,7 +397,7 @@ def validate(cfg: RunConfig) -> RunConfig:
         _check_fields(getattr(cfg, section), section)
     m = cfg.model
     if cfg.data.dataset != "auto":
-        DATASETS.get(cfg.data.dataset)
+        find_dataset(cfg.data.dataset)
     for name, spec in m.nets.items():
         NETWORKS.get(spec.arch)
         if spec.fbase < 1:
@@ -368,10 +406,8 @@ def validate(cfg: RunConfig) -> RunConfig:
             raise ConfigError(f"'model.nets.{name}.hidden_dims' needs at least one width, each > 0; got "
                               f"{spec.hidden_dims}.")
     info, _ = resolve_model(m.model)
-    if info.options is None:
-        if m.options:
-            raise ConfigError(f"Model '{m.model}' takes no options, got model.options {sorted(m.options)}.")
-    else:
+    _check_model_options(m.model, info, m.options)
+    if info.options is not None:
         m.options = dataclasses.asdict(_build(info.options, m.options, "model.options"))
     resolve_objective_name(cfg.train.obj, info.kind, cfg.train.looser)
     return cfg

@@ -154,6 +154,8 @@ def test_train_with_final_evaluation_writes_the_report(tmp_path, capsys):
     assert {"joint", "marginal_mnist", "marginal_svhn"} <= set(metrics["likelihood"])
     assert metrics["classifiers"]["synthsvhn"]["test_accuracy"] > 0
     assert "Latent accuracy svhn" in (run / "report.md").read_text()
+    # the per-epoch likelihoods' class-stratified pairs are recorded with their class counts
+    assert "class-stratified" in metrics["protocol"]["per_epoch_likelihood"]
     # A corrupt classifier stops a re-evaluation before anything is replaced.
     before = (run / "metrics.json").read_text()
     weights = next(clf_dir.glob("synthsvhn-*.safetensors"))

@@ -30,7 +30,8 @@ def cmd_train(args) -> int:
     cfg = DataConfig(data_dir=args.data_dir, synthetic_train=args.synthetic_train,
                      synthetic_seed=args.synthetic_seed)
     for name in args.source:
-        clf = train_source_classifier(SOURCES.get(name), cfg, epochs=args.epochs, folder=args.dir, device=args.device)
+        clf = train_source_classifier(SOURCES.get(name), cfg, epochs=args.epochs, folder=args.dir, device=args.device,
+                                      log=print)
         print(f"{name}: test accuracy {100 * clf.test_accuracy:.2f}%  ({clf.path})")
     return 0
 

@@ -28,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
         evaluate_cmd,
         experiment_cmd,
         generate_cmd,
+        push_cmd,
         train_cmd,
     )
 
@@ -37,7 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"mmvae {__version__}")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (train_cmd, evaluate_cmd, generate_cmd, compare_cmd, experiment_cmd, classifiers_cmd, data_cmd):
+    for module in (train_cmd, evaluate_cmd, generate_cmd, compare_cmd, experiment_cmd, classifiers_cmd, data_cmd,
+                   push_cmd):
         module.add_parser(sub)
     return parser
 

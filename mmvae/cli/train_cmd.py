@@ -18,7 +18,9 @@ OPTIONS = [
     ("Data", [
         (["--dataset"], "data.dataset", {}, "paired data: auto (default: mnist_svhn when the real files "
          "are in --data-dir, mnist_synthsvhn with MNIST only, else synthetic), synthetic (generated, no "
-         "download), mnist_svhn (real), mnist_synthsvhn (real MNIST + synthetic street digits), synthmnist_svhn"),
+         "download), mnist_svhn (real), mnist_synthsvhn (real MNIST + synthetic street digits), synthmnist_svhn, "
+         "polymnist (M digit modalities m0 … on different backgrounds; real MNIST digits when --data-dir has them), "
+         "or your own data registered with `mmvae data register NAME FOLDER`"),
         (["--data-dir"], "data.data_dir", {"metavar": "DIR"}, "folder with the real MNIST/SVHN files; "
          "downloads go here (default $MMVAE_DATA or ./data)"),
         (["--download"], "data.download", {"action": "store_const", "const": True},
@@ -32,10 +34,16 @@ OPTIONS = [
         (["--synthetic-train"], "data.synthetic_train", {"type": int}, "synthetic images per modality in the train split"),
         (["--synthetic-test"], "data.synthetic_test", {"type": int}, "synthetic images per modality in the test split"),
         (["--synthetic-seed"], "data.synthetic_seed", {"type": int}, "seed of the synthetic digit generator"),
+        (["--modalities"], "data.polymnist_modalities", {"type": int, "metavar": "N"},
+         "polymnist: number of modalities (≥ 2)"),
+        (["--backgrounds"], "data.backgrounds", {"metavar": "DIR"}, "polymnist: folder whose first N "
+         "PNG/JPEG images (by name, each ≥ 28×28) replace the built-in background textures"),
     ]),
     ("Model", [
         (["--model"], "model.model", {"metavar": "NAME"}, "mmvae (mixture of experts; the seed's mnist_svhn), "
-         "vae (unimodal VAE on --modality of --dataset; mnist and svhn are aliases), fummvae (factorised MMVAE)"),
+         "mvae (product of experts), mopoe (mixture of products of experts), mmvaeplus (MMVAE+: shared and "
+         "private latents), vae (unimodal VAE on --modality of --dataset; mnist and svhn are aliases), "
+         "fummvae (factorised MMVAE)"),
         (["--modality"], "model.modality", {"metavar": "NAME"}, "the modality a unimodal VAE reads"),
         (["--latent-dim", "--latent_dim"], "model.latent_dim", {"type": int}, "latent size D (seed: 20)"),
         (["--distr"], "model.distr", {}, "Normal or Laplace for prior, posterior and likelihood"),
@@ -47,6 +55,10 @@ OPTIONS = [
          "MNIST likelihood weight λ; 0 = 3·32·32/(28·28) (SVHN λ is 1)"),
         (["--private-latent-dim"], "model.private_latent_dim", {"type": int}, "fummvae: private latent size (default: --latent-dim)"),
         (["--fission-decoder"], "model.options.decoder", {}, "fummvae: separate | joint ([shared, private] decoders)"),
+        (["--variant"], "model.options.variant", {}, "mmvaeplus: mmvaeplus (cross-reconstruction with w ~ r_d) | "
+         "factorized (MMVAE_f: with the target's own w_d)"),
+        (["--random-subsets"], "model.options.random_subsets", {"type": int},
+         "mvae: subsets of 2 … M−1 modalities added to the ELBO each step (default 1)"),
     ]),
     ("Networks (seed flags set both modalities; --mnist-*/--svhn-* set one)", [
         (["--no_conv", "--no-conv"], None, {"action": "store_true", "dest": "no_conv"}, "fully connected nets for both modalities"),
@@ -89,12 +101,19 @@ OPTIONS = [
         (["--no-fast-routes"], "train.fast_routes", {"action": "store_const", "const": False},
          "run the networks as plain PyTorch layers (the CPU fast routes compute the same with the same weights)"),
         (["--no-progress"], "train.progress", {"action": "store_const", "const": False}, "no progress bars"),
+        (["--log-to"], "train.log_to", {"type": lambda v: [n.strip() for n in v.split(",") if n.strip()],
+         "metavar": "NAMES"}, "experiment trackers, comma-separated: tensorboard, wandb (offline unless WANDB_MODE "
+         "is set), mlflow; runs go under the run folder. Each is an extra: pip install 'mmvae[wandb]'"),
     ]),
     ("Evaluation and figures", [
         (["--test-every"], "eval.test_every", {"type": int}, "epochs between test passes"),
         (["--test-K"], "eval.test_K", {"type": int},
          "per-epoch unscaled IWAE log-likelihoods with K samples on 1,000 test pairs (0: off)"),
         (["--test-pairs"], "eval.test_pairs", {}, "distinct (one pairing round, default) | all"),
+        (["--probe-every"], "eval.probe_every", {"type": int},
+         "also fit the linear probes of the latents every N epochs (their trend in metrics.jsonl; 0: only at the end)"),
+        (["--coherence-pairs"], "eval.coherence_pairs", {"type": int},
+         "test pairs/tuples the final coherences use (0: all distinct ones)"),
         (["--no-figures"], "eval.figures", {"action": "store_const", "const": False}, "no per-epoch image grids"),
         (["--no-analytics"], "eval.analytics", {"action": "store_const", "const": False}, "no UMAP / KL figures at the end"),
         (["--no-final-eval"], "eval.final_eval", {"action": "store_const", "const": False}, "skip the final metric suite and report"),

@@ -14,6 +14,7 @@ import torch
 
 from ..data.paired import PairedData
 from ..models import evaluating
+from ..models.products import nonempty_subsets
 
 
 def _batches(data: PairedData, batch_size: int):
@@ -50,6 +51,39 @@ def cross_coherence(model, data: PairedData, classifiers: list, K: int = 1, batc
         out[f"{names[r]}_to_{names[d]}"] = {"accuracy": float(correct.mean()),
                                             "per_digit": per_class(correct, labels, data.num_classes)}
     return out
+
+
+@torch.no_grad()
+def conditional_coherence(model, data: PairedData, classifiers: list, batch_size: int = 500) -> dict:
+    """Coherence given every subset S of k = 1 … M−1 observed modalities: z ~ q(z | X_S) (one
+    sample), decoded into each modality d ∉ S and judged against the tuple's label.
+
+    Returns ``given_k`` (mean over the subsets of size k and their targets), ``per_target_given_k``
+    (the same per target modality) and ``per_subset`` (each subset's accuracy per target).
+    """
+    names, M = model.names, model.M
+    subsets = nonempty_subsets(M, M - 1)
+    hits: dict[tuple[tuple[int, ...], int], list] = {(S, d): [] for S in subsets for d in range(M) if d not in S}
+    with evaluating(model):
+        for xs, labels in _batches(data, batch_size):
+            labels = labels.cpu()
+            encs = model.encode_all(xs)
+            for S in subsets:
+                z = model.joint_posterior({m: encs[m] for m in S}).rsample(1)[0]
+                for d in range(M):
+                    if d not in S:
+                        hits[(S, d)].append(classifiers[d].predict(model.decode(z, d)).cpu() == labels)
+    acc = {key: float(torch.cat(parts).float().mean()) for key, parts in hits.items()}
+    given_k, per_target = {}, {}
+    for k in range(1, M):
+        keys = [key for key in acc if len(key[0]) == k]
+        given_k[str(k)] = sum(acc[key] for key in keys) / len(keys)
+        per_target[str(k)] = {names[d]: sum(acc[key] for key in keys if key[1] == d) /
+                              max(1, sum(1 for key in keys if key[1] == d)) for d in range(M)}
+    per_subset = {}
+    for (S, d), a in acc.items():
+        per_subset.setdefault("+".join(names[m] for m in S), {})[names[d]] = a
+    return {"given_k": given_k, "per_target_given_k": per_target, "per_subset": per_subset}
 
 
 @torch.no_grad()

@@ -13,14 +13,26 @@ from ..config import RunConfig
 from ..data.datasets import dataset_sources
 from ..utils import derive_seed
 from .classifiers import get_classifier
-from .coherence import cross_coherence, joint_coherence, synergy, unimodal_quality
+from .coherence import (
+    conditional_coherence,
+    cross_coherence,
+    joint_coherence,
+    synergy,
+    unimodal_quality,
+)
 from .latent_probe import latent_accuracy
 from .likelihood import iwae_estimates
+
+UNLABELLED = (
+    "Coherence and the latent probe need labels; this dataset has none, so they were skipped (the likelihoods, "
+    "reconstructions, generations and figures above do not need them). To get them, register the data again "
+    "with labels: train_labels= and test_labels= in mmvae.data.register_arrays, or a 'label' column in the "
+    "pairs file of a folder dataset (integers 0 … C−1 naming each tuple's class).")
 
 
 def model_classifiers(cfg: RunConfig, names: list[str], device, log=print) -> tuple[list, dict]:
     """One classifier per model modality (for the dataset's source of that slot)."""
-    by_slot = {s.slot: s for s in dataset_sources(cfg.data.dataset)}
+    by_slot = {s.slot: s for s in dataset_sources(cfg.data)}
     e = cfg.eval
     clfs = [get_classifier(by_slot[n], cfg.data, e.classifier_dir, device, e.classifier_epochs, log) for n in names]
     info = {c.source: {"test_accuracy": c.test_accuracy, "path": str(c.path)} for c in clfs}
@@ -37,13 +49,22 @@ def _coherence(cfg, model, test, device, log, result) -> None:
             f"{e.joint_samples} prior samples (mean max-probability; entropy of the predicted labels, "
             f"ln {test.num_classes} at best)")
         return
-    result["cross_coherence"] = cross_coherence(model, test, clfs, K=e.coherence_K)
+    pairs = test
+    if e.coherence_pairs and e.coherence_pairs < len(test):
+        pairs = test.stratified(e.coherence_pairs, derive_seed(cfg.train.seed, "subset", 2))
+    if model.M == 2:
+        result["cross_coherence"] = cross_coherence(model, pairs, clfs, K=e.coherence_K)
+        given = f"decoder means from {e.coherence_K} posterior sample(s) per test pair"
+    else:
+        result["conditional_coherence"] = conditional_coherence(model, pairs, clfs)
+        given = (f"coherence given every subset of k = 1 … {model.M - 1} modalities: one sample of "
+                 "q(z | the subset) per test tuple, decoded into each other modality, averaged per k")
     result["joint_coherence"] = joint_coherence(model, clfs, test.num_classes, n=e.joint_samples)
-    result["synergy"] = synergy(model, test, clfs)
+    result["synergy"] = synergy(model, pairs, clfs)
     result["protocol"]["coherence"] = (
-        f"decoder means from {e.coherence_K} posterior sample(s) per test pair, classified by the "
-        f"per-modality judges; joint coherence over {e.joint_samples} prior samples; synergy "
-        "from one joint-posterior sample per pair (all generated modalities must show the pair's label)")
+        f"{given} ({len(pairs)} test tuples), classified by the per-modality judges; joint coherence over "
+        f"{e.joint_samples} prior samples; synergy from one joint-posterior sample per tuple (all generated "
+        "modalities must show the tuple's label)")
 
 
 def evaluate(cfg: RunConfig, model, train, test, log=print, parts=("coherence", "latent", "likelihood")) -> dict:
@@ -54,6 +75,9 @@ def evaluate(cfg: RunConfig, model, train, test, log=print, parts=("coherence", 
     result: dict = {"model": cfg.model.model, "objective": cfg.train.obj, "dataset": cfg.data.dataset,
                     "n_test_pairs": len(test), "protocol": {}, "timings_s": {}}
     torch.manual_seed(derive_seed(seed, "metrics"))
+    if not test.labelled and ({"coherence", "latent"} & set(parts)):
+        result["coherence_skipped"] = UNLABELLED
+        parts = tuple(p for p in parts if p not in ("coherence", "latent"))
     if "coherence" in parts:
         t = time.perf_counter()
         _coherence(cfg, model, test, device, log, result)

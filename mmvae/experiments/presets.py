@@ -15,7 +15,7 @@ class Study:
     name: str
     description: str
     runs: list[tuple[str, RunConfig]] = field(default_factory=list)  # (column label, config)
-    figures: str = ""  # which study figures to draw: decoder-scale | architecture | ""
+    figures: str = ""  # which study figures to draw: decoder-scale | architecture | coherence-k | ""
     full_runtime: str = ""
 
 
@@ -94,11 +94,32 @@ def seed_table(quick: bool, dataset: str, data_dir: str | None, seeds=None) -> S
                 ("infoNCE_naive fummvae", "fummvae", "infoNCE_naive", "separate"),
                 ("fission fummvae (joint decoders)", "fummvae", "fission", "joint")]
     for label, model, obj, decoder in variants:
-        cfg = _base(dataset, data_dir, quick)
-        cfg.model.model, cfg.model.fission_decoder = model, decoder
-        cfg.train.obj, cfg.train.batch_size = obj, 128
-        cfg.data.dm = 1 if quick else 30  # quick: one pairing round (56k pairs), 2 epochs ≈ 880 steps
-        cfg.train.epochs = 2 if quick else 10
+        cfg = _seed_table_config(dataset, data_dir, quick, model, obj, decoder)
+        study.runs += _seeds(cfg, label, seeds or ([1, 2] if quick else [1, 2, 3]))
+    return study
+
+
+def _seed_table_config(dataset, data_dir, quick, model, obj, decoder) -> RunConfig:
+    cfg = _base(dataset, data_dir, quick)
+    cfg.model.model = model
+    if model == "fummvae":
+        cfg.model.options = {"decoder": decoder}
+    cfg.train.obj, cfg.train.batch_size = obj, 128
+    cfg.data.dm = 1 if quick else 30  # quick: one pairing round (58,862 pairs of real MNIST + synthetic
+    cfg.train.epochs = 2 if quick else 10  # street digits), 2 epochs of 460 steps
+    return cfg
+
+
+@STUDIES.register("fission-club", description="fission with the CLUB bound reaching the private encoders only, or both")
+def fission_club(quick: bool, dataset: str, data_dir: str | None, seeds=None) -> Study:
+    study = Study("fission-club", "The fission objective (joint [shared, private] decoders, the seed-table setting) "
+                  "with the CLUB term's gradient reaching only the private encoders (club_shared 0) or the shared "
+                  "encoders too (club_shared 1).",
+                  full_runtime="6 runs × 10 epochs on 1.68M pairs: about 40 h on a 2-core CPU (estimated from the "
+                                "measured factorised-model throughput); GPU not yet measured")
+    for label, shared in (("CLUB to private encoders", 0.0), ("CLUB to private and shared encoders", 1.0)):
+        cfg = _seed_table_config(dataset, data_dir, quick, "fummvae", "fission", "joint")
+        cfg.train.objective_weights = {"club_shared": shared}
         study.runs += _seeds(cfg, label, seeds or ([1, 2] if quick else [1, 2, 3]))
     return study
 
@@ -118,6 +139,87 @@ def paper(quick: bool, dataset: str, data_dir: str | None, seeds=None) -> Study:
     if quick:
         cfg.data.max_d, cfg.data.dm = 1000, 1
     study.runs += _seeds(cfg, "MMVAE dreg-looser", seeds or [1])
+    return study
+
+
+POLYMNIST_MODELS = (("MMVAE (mixture of experts)", "mmvae"), ("MVAE (product of experts)", "mvae"),
+                    ("MoPoE (mixture of products)", "mopoe"))
+
+
+@STUDIES.register("polymnist", description="mmvae, mvae and mopoe on five-modality PolyMNIST at equal budget")
+def polymnist(quick: bool, dataset: str, data_dir: str | None, seeds=None) -> Study:
+    study = Study("polymnist", "The mixture (mmvae, --obj elbo), product (mvae, sub-sampled ELBOs) and mixture of "
+                  "products (mopoe) on the embedded five-modality PolyMNIST (digits from real MNIST when --data-dir has "
+                  "it, else the synthetic handwriting), same networks (conv fBase 32 per modality), latent 32, batch "
+                  "128, Normal, decoder scale 0.75, same epochs; coherence given k = 1 … 4 modalities.",
+                  figures="coherence-k",
+                  full_runtime="9 runs × 30 epochs of 60,000 tuples: about 20 h on a 2-core CPU (estimated from the "
+                                "measured PolyMNIST throughput, docs/performance.md); GPU not yet measured")
+    for label, model in POLYMNIST_MODELS:
+        cfg = _base("polymnist", data_dir, quick)
+        cfg.model.model, cfg.model.latent_dim = model, 32
+        cfg.model.nets = {f"m{i}": NetSpec("conv", fbase=32) for i in range(cfg.data.polymnist_modalities)}
+        cfg.train.obj, cfg.train.batch_size = "elbo", 128
+        cfg.train.epochs = 3 if quick else 30
+        e = cfg.eval
+        if quick:
+            cfg.data.synthetic_train, cfg.data.synthetic_test = 20000, 2000
+            e.coherence_pairs, e.iwae_K, e.iwae_pairs, e.test_K = 1000, 20, 100, 0
+        else:
+            e.coherence_pairs, e.iwae_pairs = 5000, 500
+        study.runs += _seeds(cfg, label, seeds or ([1, 2] if quick else [1, 2, 3]))
+    return study
+
+
+# (label, model, objective, model options, family): the seed's models and MMVAE+ with its ablation
+FACTORISED_VARIANTS = (
+    ("elbo_naive MMVAE", "mmvae", "elbo_naive", {}, "Normal"),
+    ("infoNCE_naive fummvae", "fummvae", "infoNCE_naive", {"decoder": "separate"}, "Normal"),
+    ("fission fummvae", "fummvae", "fission", {"decoder": "joint"}, "Normal"),
+    ("MMVAE_f", "mmvaeplus", "elbo", {"variant": "factorized"}, "Laplace"),
+    ("MMVAE+", "mmvaeplus", "elbo", {"variant": "mmvaeplus"}, "Laplace"),
+)
+
+
+def _factorised_config(dataset: str, data_dir, quick: bool, model: str, obj: str, options: dict, family: str):
+    cfg = _base(dataset, data_dir, quick)
+    cfg.model.model, cfg.model.options, cfg.model.distr = model, dict(options), family
+    cfg.train.obj, cfg.train.batch_size = obj, 128
+    e = cfg.eval
+    e.probe_every = 1  # the probes' trend over epochs
+    if dataset == "polymnist":
+        cfg.model.latent_dim = cfg.model.private_latent_dim = 32
+        cfg.model.nets = {f"m{i}": NetSpec("conv", fbase=32) for i in range(cfg.data.polymnist_modalities)}
+        cfg.data.synthetic_train, cfg.data.synthetic_test = (10000, 1000) if quick else (60000, 10000)
+    else:
+        cfg.model.latent_dim = cfg.model.private_latent_dim = 20
+        cfg.data.dm = 1
+        if quick:
+            cfg.data.max_d = 1000
+    cfg.train.epochs = 2 if quick else 20
+    e.test_K = 0  # per-epoch likelihoods are not defined for every variant; the probes are
+    if quick:
+        e.coherence_pairs, e.joint_samples, e.probe_train, e.iwae_K = 1000, 1000, 2000, 0
+    else:
+        e.coherence_pairs, e.iwae_K, e.iwae_pairs = 5000, 100, 200
+    return cfg
+
+
+@STUDIES.register("factorised", description="the seed's open question: private latents that hold style, not the "
+                  "shared digit (MMVAE, fummvae, fission, MMVAE_f, MMVAE+ on two datasets)")
+def factorised(quick: bool, dataset: str, data_dir: str | None, seeds=None) -> Study:
+    study = Study("factorised", "At equal budget per dataset (batch 128, same epochs): the elbo_naive MMVAE, the seed's "
+                  "infoNCE_naive factorised model, fission (joint decoders), MMVAE_f and MMVAE+ (Laplace, β 2.5, "
+                  "K = 1), on real MNIST + synthetic street digits (latents 20) and on PolyMNIST (latents 32). "
+                  "Criterion: MMVAE+'s private-latent digit probe ≤ 30% on every modality while its cross "
+                  "coherence and shared probe are at least the plain MMVAE's.",
+                  figures="coherence-k",
+                  full_runtime="30 runs × 20 epochs: about 60 h on a 2-core CPU (estimated from measured throughput); "
+                                "GPU not yet measured")
+    for data_name in ("mnist_synthsvhn", "polymnist"):
+        for label, model, obj, options, family in FACTORISED_VARIANTS:
+            cfg = _factorised_config(data_name, data_dir, quick, model, obj, options, family)
+            study.runs += _seeds(cfg, f"{label} ({data_name})", seeds or [1, 2, 3])
     return study
 
 

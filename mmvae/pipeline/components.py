@@ -8,12 +8,13 @@ from dataclasses import dataclass
 import torch
 
 from ..config import RunConfig, get_path, validate
-from ..data import load_paired, load_unimodal
+from ..data import dataset_sources, load_paired, load_unimodal
 from ..data.paired import PairedData
 from ..errors import ConfigError
+from ..evaluation.latent_probe import latent_accuracy
 from ..evaluation.likelihood import iwae_estimates
 from ..models import build_model, resolve_model
-from ..models.build import model_modality
+from ..models.build import check_network_names, model_modality
 from ..models.modality import ModalitySpec
 from ..nets import accelerate
 from ..objectives import OBJECTIVES, ObjectiveInfo, resolve_objective_name
@@ -99,6 +100,7 @@ def prepare_model(model: torch.nn.Module, cfg: RunConfig, device: torch.device) 
 def build(cfg: RunConfig, splits=("train", "test"), device: torch.device | None = None) -> Components:
     validate(cfg)
     device = device or resolve_device(cfg.train.device)
+    check_network_names(cfg.model, [s.slot for s in dataset_sources(cfg.data)])
     data = load_data(cfg, splits)
     test = data["test"]
     if cfg.eval.test_pairs == "distinct":
@@ -129,17 +131,28 @@ def epoch_likelihood_pairs(cfg: RunConfig, test: PairedData) -> PairedData:
     return test.distinct().stratified(cfg.eval.test_K_pairs, derive_seed(cfg.train.seed, "subset", 0))
 
 
-def epoch_likelihoods(cfg: RunConfig, test: PairedData):
-    """``model → {test_logp_<estimate>_K<K>: nats}`` for the trainer's test passes, or None."""
-    K = cfg.eval.test_K
-    if not K:
+def epoch_metrics(cfg: RunConfig, train: PairedData | None, test: PairedData):
+    """``(model, epoch) → {name: value}`` for the trainer's test passes, or None: unscaled IWAE
+    log-likelihoods (``eval.test_K``, where the model defines them) and, every
+    ``eval.probe_every`` epochs, the linear probes of the model's latents (labelled data)."""
+    K, every = cfg.eval.test_K, cfg.eval.probe_every
+    if not K and not every:
         return None
-    pairs = epoch_likelihood_pairs(cfg, test)
+    pairs = epoch_likelihood_pairs(cfg, test) if K else None
+    probe_sets = None
+    if every and train is not None and test.labelled:
+        n_test = min(2000, len(test.distinct()))
+        probe_sets = (train.distinct(), test.distinct().stratified(n_test, derive_seed(cfg.train.seed, "subset", 3)))
 
-    def measure(model) -> dict:
-        if not model.likelihood_defined:
-            return {}
-        est = iwae_estimates(model, pairs, K=K, progress=False)
-        return {f"test_logp_{name}_K{K}": value for name, value in est.items()}
+    def measure(model, epoch: int) -> dict:
+        out = {}
+        if K and model.likelihood_defined:
+            est = iwae_estimates(model, pairs, K=K, progress=False)
+            out.update({f"test_logp_{name}_K{K}": value for name, value in est.items()})
+        if probe_sets is not None and epoch % every == 0:
+            acc = latent_accuracy(model, *probe_sets, n_train=min(cfg.eval.probe_train, 5000),
+                                  seed=derive_seed(cfg.train.seed, "subset", 4))
+            out.update({f"test_probe_{name}": value for name, value in acc.items()})
+        return out
 
     return measure

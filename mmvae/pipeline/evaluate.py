@@ -40,10 +40,12 @@ def evaluate_and_report(cfg: RunConfig, model, run_dir: Path, train: PairedData 
     metrics = evaluate(cfg, model, train, test, log=log, parts=parts)
     if cfg.eval.test_K:
         pairs = epoch_likelihood_pairs(cfg, test)
+        drawn = (f"class-stratified and seeded from the run seed; pairs per class "
+                 f"{torch.bincount(pairs.labels.cpu(), minlength=pairs.num_classes).tolist()}"
+                 if pairs.labelled else "drawn at random (no labels), seeded from the run seed")
         metrics["protocol"]["per_epoch_likelihood"] = (
             f"test_logp_*_K{cfg.eval.test_K} in metrics.jsonl: IWAE K={cfg.eval.test_K} on {len(pairs)} test pairs, "
-            f"class-stratified and seeded from the run seed; pairs per class "
-            f"{torch.bincount(pairs.labels.cpu(), minlength=pairs.num_classes).tolist()}")
+            f"{drawn}")
     metrics["epochs"] = epochs
     metrics.update(last_test_losses(run_dir))
     metrics["run_dir"] = str(run_dir)

@@ -30,7 +30,7 @@ class LoadedRun:
 
 def modalities_for(cfg: RunConfig) -> list[ModalitySpec]:
     """The model's modality slots and shapes, from the dataset's sources (no data is loaded)."""
-    specs = [ModalitySpec(s.slot, s.shape) for s in dataset_sources(cfg.data.dataset)]
+    specs = [ModalitySpec(s.slot, s.shape) for s in dataset_sources(cfg.data)]
     if resolve_model(cfg.model.model)[0].unimodal:
         specs = [s for s in specs if s.name == model_modality(cfg.model)]
     return specs

@@ -12,9 +12,10 @@ from ..config import RunConfig, validate
 from ..errors import ConfigError, OutputError
 from ..training.checkpoint import has_checkpoint
 from ..training.distributed import from_environment
+from ..training.loggers import TrackerCallback, check_installed
 from ..training.trainer import Trainer
 from ..utils import atomic_write_text
-from .components import build, epoch_likelihoods, figure_batch
+from .components import build, epoch_metrics, figure_batch
 
 
 def new_run_dir(cfg: RunConfig) -> Path:
@@ -45,6 +46,7 @@ def prepare_run_dir(run_dir: Path, cfg: RunConfig, resume: bool) -> None:
 def train(cfg: RunConfig, resume: bool = False, callbacks=None) -> Path:
     """Trains (or resumes) a run and returns its folder."""
     validate(cfg)
+    check_installed(cfg.train.log_to)  # a missing tracker package stops here, before any folder is made
     if cfg.data.dataset == "auto":
         from ..data.datasets import resolve_dataset
 
@@ -63,16 +65,19 @@ def train(cfg: RunConfig, resume: bool = False, callbacks=None) -> Path:
     if cfg.train.compile:
         comp.model = torch.compile(comp.model)
     fig_xs, fig_labels = figure_batch(comp.test_data, cfg.train.seed)
+    tracking = TrackerCallback.open(cfg.train.log_to if dist.is_main else (), run_dir, cfg.to_dict())
     trainer = Trainer(cfg, run_dir, comp.model, comp.objective, comp.info, comp.K,
-                      comp.train_data, comp.test_data, (fig_xs, fig_labels), dist, callbacks,
-                      options=comp.options, epoch_metrics=epoch_likelihoods(cfg, comp.test_data))
-    if resume:
-        trainer.resume()
-    trainer.fit()
-    if cfg.eval.final_eval and dist.is_main:
-        from .evaluate import evaluate_and_report
+                      comp.train_data, comp.test_data, (fig_xs, fig_labels), dist, [*(callbacks or []), tracking],
+                      options=comp.options, epoch_metrics=epoch_metrics(cfg, comp.train_data, comp.test_data))
+    with tracking:  # the tracker runs end (marked failed on an exception) after the final evaluation
+        if resume:
+            trainer.resume()
+        trainer.fit()
+        if cfg.eval.final_eval and dist.is_main:
+            from .evaluate import evaluate_and_report
 
-        evaluate_and_report(cfg, comp.model, run_dir, comp.train_data, comp.test_data, trainer.epoch - 1)
+            tracking.finish(evaluate_and_report(cfg, comp.model, run_dir, comp.train_data, comp.test_data,
+                                                trainer.epoch - 1))
     return run_dir
 
 

@@ -11,6 +11,9 @@ def metric_rows(metrics: dict) -> list[tuple[str, float, str]]:
     rows: list[tuple[str, float, str]] = []
     for pair, v in metrics.get("cross_coherence", {}).items():
         rows.append((f"Cross coherence {pretty(pair)}", 100 * v["accuracy"], "%"))
+    cond = metrics.get("conditional_coherence", {})
+    for k, v in cond.get("given_k", {}).items():
+        rows.append((f"Coherence given {k} of {int(max(map(int, cond['given_k']))) + 1} modalities", 100 * v, "%"))
     if "joint_coherence" in metrics:
         rows.append(("Joint coherence", 100 * metrics["joint_coherence"]["accuracy"], "%"))
     if "synergy" in metrics:

@@ -30,14 +30,42 @@ def report_figures(run_dir: Path) -> list[tuple[str, Path]]:
     out += [(f"Generation {p.stem.split('_')[1]} (epoch {p.stem[-3:]})", p) for p in _latest(fig, "gen_*.png")]
     out += [(f"Reconstruction {p.stem[6:-4].replace('_to_', ' → ')} (epoch {p.stem[-3:]})", p)
             for p in _latest(fig, "recon_*.png")]
+    for p in _latest(fig, "split_*.png"):
+        name, held = p.stem[6:-4].rsplit("_fixed_", 1)
+        what = ("shared latent held, private latent drawn per row (style should vary, content stay)"
+                if held == "shared" else "private latent held, shared latents of other items per row "
+                "(content should vary, style stay)")
+        out.append((f"Shared/private split, {name}: {what} (epoch {p.stem[-3:]})", p))
     out += [("Posterior and prior samples (UMAP)", fig / "umap_posterior_prior.png"),
             ("KL per latent dimension", fig / "kl_per_dimension.png")]
     return [(t, p) for t, p in out if p.is_file()]
 
 
+WEAK_JUDGE = 0.95  # a judge below this test accuracy is flagged in the report
+DOMINANT_SHARE = 0.5  # one class holding more than this share of the agreeing joint samples
+
+
 def _classifier_lines(metrics: dict) -> list[str]:
     return [f"{src}: {100 * c['test_accuracy']:.2f}% test accuracy ({c['path']})"
+            + (" — WEAK judge (below 95%): its coherence numbers are unreliable" if c["test_accuracy"] < WEAK_JUDGE else "")
             for src, c in metrics.get("classifiers", {}).items()]
+
+
+def report_warnings(metrics: dict) -> list[str]:
+    """What a reader must know before trusting the numbers."""
+    out = []
+    for src, c in metrics.get("classifiers", {}).items():
+        if c["test_accuracy"] < WEAK_JUDGE:
+            out.append(f"The judge of '{src}' reaches only {100 * c['test_accuracy']:.1f}% test accuracy (below "
+                       f"{100 * WEAK_JUDGE:.0f}%): coherence involving it is not reliable.")
+    shares = metrics.get("joint_coherence", {}).get("digit_share_of_agreeing", [])
+    if shares and max(shares) > DOMINANT_SHARE:
+        top = max(range(len(shares)), key=shares.__getitem__)
+        out.append(f"Joint coherence: class {top} holds {100 * shares[top]:.0f}% of the agreeing prior samples, so "
+                   "the judges may agree on a degenerate generation (e.g. blank images); look at the generations.")
+    if metrics.get("coherence_skipped"):
+        out.append(metrics["coherence_skipped"])
+    return out
 
 
 def render_markdown(run_dir: Path, metrics: dict) -> str:
@@ -46,8 +74,11 @@ def render_markdown(run_dir: Path, metrics: dict) -> str:
              f"`{metrics.get('dataset')}`, {metrics.get('epochs', '?')} epochs.", "",
              "| Metric | Value |", "|---|---|"]
     lines += [f"| {label} | {format_value(v, unit)} |" for label, v, unit in metric_rows(metrics)]
+    warnings = report_warnings(metrics)
+    if warnings:
+        lines += ["", "**Warnings**", ""] + [f"- {w}" for w in warnings]
     if metrics.get("classifiers"):
-        lines += ["", "**Digit classifiers** (judge the coherence metrics):", ""]
+        lines += ["", "**Judges** (the classifiers behind the coherence metrics):", ""]
         lines += [f"- {line}" for line in _classifier_lines(metrics)]
     if metrics.get("protocol"):
         lines += ["", "**Protocol**", ""] + [f"- {k}: {v}" for k, v in metrics["protocol"].items()]
@@ -65,6 +96,7 @@ def render_html(run_dir: Path, metrics: dict) -> str:
     rows = "".join(f"<tr><td>{e(label)}</td><td class='num'>{e(format_value(v, unit))}</td></tr>"
                    for label, v, unit in metric_rows(metrics))
     clfs = "".join(f"<li>{e(line)}</li>" for line in _classifier_lines(metrics))
+    warn = "".join(f"<li>{e(w)}</li>" for w in report_warnings(metrics))
     proto = "".join(f"<li><b>{e(k)}</b>: {e(v)}</li>" for k, v in metrics.get("protocol", {}).items())
     figs = "".join(f"<figure><img src='{_data_uri(p)}' alt='{e(t)}'><figcaption>{e(t)}</figcaption></figure>"
                    for t, p in report_figures(run_dir))
@@ -77,7 +109,8 @@ figure{{display:inline-block;margin:1em;vertical-align:top}}img{{max-width:520px
 <p>Model <code>{e(str(metrics.get('model')))}</code>, objective <code>{e(str(metrics.get('objective')))}</code>,
 dataset <code>{e(str(metrics.get('dataset')))}</code>, {e(str(metrics.get('epochs', '?')))} epochs.</p>
 <table id="metrics"><thead><tr><th>Metric</th><th>Value</th></tr></thead><tbody>{rows}</tbody></table>
-{f'<h2>Digit classifiers</h2><ul>{clfs}</ul>' if clfs else ''}
+{f'<h2>Warnings</h2><ul class="warnings">{warn}</ul>' if warn else ''}
+{f'<h2>Judges (classifiers)</h2><ul>{clfs}</ul>' if clfs else ''}
 {f'<h2>Protocol</h2><ul>{proto}</ul>' if proto else ''}
 <h2>Figures</h2>{figs}
 </body></html>

@@ -69,8 +69,8 @@ class Trainer:
     ``objective(out, xs)`` returns an ObjectiveResult; the model's forward is called with the
     objective's K and the decodes it needs. The test pass reports the objective that the
     objective's metadata names (``ObjectiveInfo.test_objective``), with the same options.
-    ``epoch_metrics(model)``, when given, adds numbers to each test pass (the pipeline passes
-    the per-epoch likelihood estimates). Everything the run writes goes under ``run_dir``.
+    ``epoch_metrics(model, epoch)``, when given, adds numbers to each test pass (the pipeline
+    passes the per-epoch likelihood estimates and latent probes). Everything the run writes goes under ``run_dir``.
     """
 
     def __init__(self, cfg, run_dir: Path, model, objective: Callable, objective_info, K: int,
@@ -145,9 +145,9 @@ class Trainer:
                 if self.cfg.eval.figures:
                     self.with_eval_rng(self.epoch, epoch_figures, self.model, self.figure_batch[0],
                                        self.fig_dir, self.epoch, self.cfg.eval.n_figure)
-            self.step_trace = []
-            for cb in self.callbacks:
+            for cb in self.callbacks:  # callbacks see this epoch's step_trace (trackers log it)
                 cb.on_epoch_end(self, row)
+            self.step_trace = []
             self.epoch, self.step, self.sums = self.epoch + 1, 0, EpochSums()
             self.checkpoint()
         if self.dist.is_main:
@@ -242,15 +242,15 @@ class Trainer:
                 out = self.model(xs, K=self.K, decodes=self.info.decodes)
                 sums.add(self.test_objective(out, xs), len(xs[0]))
         sums = self.dist.reduce_sums(sums)
-        row = {**sums.means("test"), **self.likelihood_estimates()}
+        row = {**sums.means("test"), **self.extra_metrics()}
         row["test_time_s"] = time.perf_counter() - start
         return row
 
-    def likelihood_estimates(self) -> dict:
+    def extra_metrics(self) -> dict:
         """The injected per-epoch metrics, on rank 0 only."""
         if self.epoch_metrics is None or not self.dist.is_main:
             return {}
-        return self.epoch_metrics(self.model)
+        return self.epoch_metrics(self.model, self.epoch)
 
     def end_figures(self) -> None:
         if self.cfg.eval.analytics:

@@ -59,7 +59,10 @@ def plot_embedding(prior: np.ndarray, posteriors: list[np.ndarray], names: list[
         ax = axes[0, 1]
         post = emb[n_prior:]
         lab = np.concatenate(labels)
-        sc = ax.scatter(post[:, 0], post[:, 1], s=12, alpha=0.5, c=lab, cmap="tab10", vmin=-0.5, vmax=9.5, linewidths=0)
-        fig.colorbar(sc, ax=ax, ticks=range(10), label="digit")
-        ax.set_title("posterior samples by digit")
+        k = max(10, int(lab.max()) + 1)  # ten digits, or as many classes as the labels have
+        cmap = "tab10" if k == 10 else ("tab20" if k <= 20 else "viridis")
+        sc = ax.scatter(post[:, 0], post[:, 1], s=12, alpha=0.5, c=lab, cmap=cmap, vmin=-0.5, vmax=k - 0.5,
+                        linewidths=0)
+        fig.colorbar(sc, ax=ax, ticks=range(0, k, max(1, k // 10)), label="digit" if k == 10 else "class")
+        ax.set_title("posterior samples by digit" if k == 10 else "posterior samples by class")
     return save_figure(fig, path)

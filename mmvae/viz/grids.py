@@ -12,10 +12,16 @@ from torch import Tensor
 
 def to_display(x: Tensor, size: int = 32) -> Tensor:
     """Images [N, C, H, W] in [0, 1] as [N, 3, size, size]: grey is repeated to RGB and
-    smaller images are zero-padded (the seed shows 28×28 MNIST padded beside 32×32 SVHN)."""
+    smaller images are zero-padded (the seed shows 28×28 MNIST padded beside 32×32 SVHN).
+    Other channel counts (users' data): two channels get an empty blue one, more than three
+    show the first three."""
     x = x.detach().float().cpu().clamp(0, 1)
     if x.shape[1] == 1:
         x = x.expand(-1, 3, -1, -1)
+    elif x.shape[1] == 2:
+        x = torch.cat([x, torch.zeros_like(x[:, :1])], 1)
+    elif x.shape[1] > 3:
+        x = x[:, :3]
     pad_h, pad_w = size - x.shape[2], size - x.shape[3]
     if pad_h > 0 or pad_w > 0:
         x = F.pad(x, (pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2))
@@ -51,6 +57,11 @@ def save_grid(x: Tensor, path: str | Path, nrow: int = 8, scale: int = 2) -> Pat
 
 def save_recon_grid(inputs: Tensor, outputs: Tensor, path: str | Path, n: int = 8, scale: int = 2) -> Path:
     """Top row: ``n`` inputs; bottom row: their (cross-)reconstructions."""
-    size = max(inputs.shape[-1], outputs.shape[-1])
-    both = torch.cat([to_display(inputs[:n], size), to_display(outputs[:n], size)])
-    return _save(grid_array(both, nrow=min(n, len(inputs))), Path(path), scale)
+    return save_rows([inputs, outputs], path, n, scale)
+
+
+def save_rows(rows: list[Tensor], path: str | Path, n: int = 8, scale: int = 2) -> Path:
+    """One row per tensor of images [N, C, H, W] (the first ``n`` of each), padded to one size."""
+    size = max(max(r.shape[-1], r.shape[-2]) for r in rows)
+    n = min([n] + [len(r) for r in rows])
+    return _save(grid_array(torch.cat([to_display(r[:n], size) for r in rows]), nrow=n), Path(path), scale)

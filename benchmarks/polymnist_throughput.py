@@ -1,0 +1,122 @@
+"""Training throughput (tuples/s) at M = 5 on PolyMNIST shapes (3×28×28 per modality): mmvae's
+mixture, product and mixture-of-products models beside MultiVae's same models with the same
+networks, side by side in one run.
+
+    python benchmarks/polymnist_throughput.py [--repeats 5] [--steps 20] [--no-peers]
+
+mmvae runs as the `mmvae` command does (fast routes, channels_last, fused AMSGrad, allocator
+tuned). MultiVae 1.0.3 runs as its users run it: the same networks as stock PyTorch layers (checked
+to compute the same outputs), default memory layout, plain AMSGrad, in a child process whose C
+allocator is left alone. Objectives: MMVAE iwae_looser with K = 1 (the only MMVAE losses MultiVae
+has; ours is m_iwae_looser), MVAE with one random subset per step, MoPoE.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+
+import torch
+from train_throughput import time_steps
+
+from mmvae.allocator import tune_allocator
+from mmvae.config import ModelConfig
+from mmvae.data.paired import PairedData
+from mmvae.models import ModalitySpec, build_model
+from mmvae.nets import NetSpec, accelerate
+from mmvae.objectives import OBJECTIVES
+
+M = 5
+MODS = [ModalitySpec(f"m{i}", (3, 28, 28)) for i in range(M)]
+# (our model, our objective, MultiVae model kind)
+CASES = [("mmvae", "m_iwae_looser", "moe"), ("mvae", "mvae_elbo", "poe"), ("mopoe", "mopoe_elbo", "mopoe")]
+
+
+def our_model(name: str, latent: int, fbase: int):
+    torch.manual_seed(0)
+    cfg = ModelConfig(model=name, latent_dim=latent, nets={m.name: NetSpec("conv", fbase=fbase) for m in MODS})
+    return build_model(cfg, MODS)
+
+
+def fake_tuples(n: int = 2048) -> PairedData:
+    g = torch.Generator().manual_seed(0)
+    imgs = [torch.randint(0, 256, (n, 3, 28, 28), generator=g, dtype=torch.uint8) for _ in range(M)]
+    return PairedData([m.name for m in MODS], ["bench"] * M, imgs, torch.arange(n).view(-1, 1).repeat(1, M),
+                      torch.randint(0, 10, (n,), generator=g), torch.zeros(n, dtype=torch.long))
+
+
+def ours(name: str, objective: str, args) -> tuple[float, float, float]:
+    model = accelerate(our_model(name, args.latent, args.fbase).to(memory_format=torch.channels_last))
+    info = OBJECTIVES.get(objective)
+
+    def step(xs):
+        return info.fn(model(xs, K=1, decodes=info.decodes), xs).training_loss
+
+    return time_steps(step, list(model.parameters()), fake_tuples(), args.batch, args.steps, args.repeats)
+
+
+def peer(name: str, kind: str, args) -> tuple[float, float, float]:
+    """MultiVae's model as shipped, in this (child) process."""
+    from peers import check_plain, multivae_mmvae, multivae_model, multivae_step_fn
+
+    model = our_model(name, args.latent, args.fbase)
+    if kind == "moe":
+        mv = multivae_mmvae(model, "iwae_looser", 1, plain=True)
+    else:
+        mv = multivae_model(kind, model, plain=True, random_subsets=1)
+    x = torch.rand(4, 3, 28, 28)
+    for e in model.experts:
+        check_plain(e.encoder, x)
+        check_plain(e.decoder, torch.randn(4, args.latent))
+    step = multivae_step_fn(mv, model.names)
+    return time_steps(step, list(mv.parameters()), fake_tuples(), args.batch, args.steps, args.repeats, fused=False)
+
+
+def peer_in_child(name: str, kind: str, args) -> tuple[float, float, float]:
+    argv = ["--batch", str(args.batch), "--steps", str(args.steps), "--repeats", str(args.repeats),
+            "--latent", str(args.latent), "--fbase", str(args.fbase), "--peer-child", name, kind]
+    here = os.path.dirname(os.path.abspath(__file__))
+    out = subprocess.run([sys.executable, os.path.abspath(__file__), *argv], check=True, capture_output=True,
+                         text=True, cwd=here, env={**os.environ, "MMVAE_MALLOC_TUNING": "0"}).stdout
+    return tuple(json.loads(out.strip().splitlines()[-1]))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--latent", type=int, default=32)
+    ap.add_argument("--fbase", type=int, default=32)
+    ap.add_argument("--no-peers", dest="peers", action="store_false", help="time mmvae only")
+    ap.add_argument("--json", help="write the results as JSON here")
+    ap.add_argument("--peer-child", nargs=2, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.peer_child:
+        print(json.dumps(peer(*args.peer_child, args)))
+        return
+    tune_allocator()  # as the mmvae command does
+    print(f"# PolyMNIST (M={M}, 3×28×28) training throughput, conv fBase {args.fbase}, latent {args.latent}, "
+          f"batch {args.batch}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
+          f"{platform.processor() or platform.machine()}")
+    rows = []
+    for name, objective, kind in CASES:
+        med, lo, hi = ours(name, objective, args)
+        row = {"model": name, "objective": objective, "mmvae": med, "mmvae_min": lo, "mmvae_max": hi}
+        text = f"{name:6s} {objective:14s} mmvae {med:7.1f} ({lo:.1f}–{hi:.1f}) tuples/s"
+        if args.peers:
+            pmed, plo, phi = peer_in_child(name, kind, args)
+            row.update(multivae=pmed, multivae_min=plo, multivae_max=phi, ratio=med / pmed)
+            text += f" | MultiVae {pmed:7.1f} ({plo:.1f}–{phi:.1f}) | ×{med / pmed:.2f}"
+        rows.append(row)
+        print(text, flush=True)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"batch": args.batch, "latent": args.latent, "fbase": args.fbase, "rows": rows}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
