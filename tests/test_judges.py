@@ -14,13 +14,13 @@ from mmvae.errors import DataError
 from mmvae.evaluation.classifiers import (
     LEGACY_LAYERS,
     DigitClassifier,
-    get_classifier,
     judge_batch_size,
     judge_layers,
     load_classifier,
     save_classifier,
     train_source_classifier,
 )
+from mmvae.evaluation.judges import get_classifier
 
 
 def _features(shape) -> tuple[int, int]:

@@ -225,9 +225,10 @@ def generate(cfg, split: str, which: list[int] | None = None) -> tuple[list[Tens
 
 
 def content(cfg) -> list:
-    """What defines the generated images (judges trained on them are cached per content)."""
-    return [POLYMNIST_VERSION, n_modalities(cfg), cfg.synthetic_train, cfg.synthetic_seed,
-            digit_source(cfg), backgrounds_key(cfg)]
+    """What a modality's images are drawn from (judges are kept per distribution): the recipe's
+    version, the texture seed, the digit source and the backgrounds. Modality m's images do not
+    depend on how many modalities there are or on how many tuples are drawn."""
+    return [POLYMNIST_VERSION, cfg.synthetic_seed, digit_source(cfg), backgrounds_key(cfg)]
 
 
 def _modality_loader(m: int):

@@ -29,8 +29,9 @@ from .svhn import load_svhn
 class Source:
     """One modality's images: ``load(split, data_cfg)`` → (uint8 images [N, C, H, W], int64 labels).
 
-    ``content(data_cfg)`` says what the images are (JSON-able), so a judge trained on them is
-    reused only for the same images; None for real files, which are fixed by their checksums.
+    ``content(data_cfg)`` says what the images are drawn from (JSON-able: a generator's version
+    and settings, a hash of a user's images), so a judge trained on them is reused only for the
+    same distribution; None for real files, which are fixed by their checksums.
     """
 
     name: str
@@ -75,7 +76,8 @@ def _load_svhn(split, cfg):
 
 
 def _synthetic_content(cfg) -> list:
-    return [synthetic.GENERATOR_VERSION, cfg.synthetic_train, cfg.synthetic_seed]
+    """The generator's version: any size or seed draws from the same distribution of digits."""
+    return [synthetic.GENERATOR_VERSION]
 
 
 def _synthetic_loader(modality: str):

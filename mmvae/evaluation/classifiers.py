@@ -26,7 +26,8 @@ from ..errors import CheckpointError, DataError
 from ..progress import progress_bar
 from ..utils import atomic_write_text, sha256_file
 
-CLASSIFIER_VERSION = 2  # 2: one-cycle learning rate
+CLASSIFIER_VERSION = 3  # 2: one-cycle learning rate; 3: hidden layer of 32, keyed by the data's distribution
+JUDGE_HIDDEN = 32  # width of the judge's hidden layer (the judges of version 2 had 128)
 
 
 # the layers of the judges written before their architecture was recorded (28×28 and 32×32)
@@ -49,14 +50,15 @@ def judge_layers(shape: tuple[int, int, int]) -> list[list]:
 
 
 class DigitClassifier(nn.Module):
-    """conv5–(pool)–conv5–(pool)–…–FC128–FC(classes) for C×H×W images in [0, 1]; the blocks
+    """conv5–(pool)–conv5–(pool)–…–FC(hidden)–FC(classes) for C×H×W images in [0, 1]; the blocks
     (``layers``: [channels, pooled] each) default to :func:`judge_layers` of the shape."""
 
-    def __init__(self, shape: tuple[int, int, int], num_classes: int = 10, layers: list | None = None):
+    def __init__(self, shape: tuple[int, int, int], num_classes: int = 10, layers: list | None = None,
+                 hidden: int = JUDGE_HIDDEN):
         super().__init__()
         c, h, w = shape
         self.shape = tuple(shape)
-        self.num_classes = num_classes
+        self.num_classes, self.hidden = num_classes, hidden
         self.layers = [[int(ch), bool(pool)] for ch, pool in (layers or judge_layers(self.shape))]
         blocks: list[nn.Module] = []
         for width, pooled in self.layers:
@@ -66,8 +68,8 @@ class DigitClassifier(nn.Module):
                 h, w = h // 2, w // 2
             c = width
         self.features = nn.Sequential(*blocks)
-        self.head = nn.Sequential(nn.Flatten(), nn.Dropout(0.3), nn.Linear(c * h * w, 128),
-                                  nn.ReLU(), nn.Linear(128, num_classes))
+        self.head = nn.Sequential(nn.Flatten(), nn.Dropout(0.3), nn.Linear(c * h * w, hidden),
+                                  nn.ReLU(), nn.Linear(hidden, num_classes))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x))
@@ -91,10 +93,18 @@ class DigitClassifier(nn.Module):
 
 @dataclass
 class Classifier:
+    """A judge: its source, network, test accuracy, file, and whether it ships with mmvae."""
+
     source: str
     net: DigitClassifier
     test_accuracy: float
     path: Path
+    shipped: bool = False
+    version: int = CLASSIFIER_VERSION
+
+    def describe(self) -> dict:
+        return {"test_accuracy": self.test_accuracy, "path": str(self.path), "version": self.version,
+                "shipped": self.shipped}
 
     def predict(self, x: torch.Tensor) -> torch.Tensor:
         return self.net.predict(x)
@@ -183,11 +193,14 @@ def fit_classifier(shape, x_train, y_train, x_test, y_test, epochs: int = 4, bat
     return net.eval(), accuracy(net, x_test, y_test)
 
 
+def distribution(source, data_cfg) -> list:
+    """What a judge of ``source`` is valid for: real files are fixed; generated or users' images
+    are what the source's ``content`` says (a generator version, a hash of the images, …)."""
+    return [source.name, "real"] if source.content is None else [source.name, *source.content(data_cfg)]
+
+
 def data_key(source, data_cfg) -> str:
-    """What the classifier was trained on: real files are fixed; generated ones are what the
-    source's ``content`` says (generator version, size, seed, …)."""
-    parts = [source.name, "real"] if source.content is None else [source.name, *source.content(data_cfg)]
-    return hashlib.sha256(json.dumps([CLASSIFIER_VERSION, *parts]).encode()).hexdigest()[:12]
+    return hashlib.sha256(json.dumps([CLASSIFIER_VERSION, *distribution(source, data_cfg)]).encode()).hexdigest()[:12]
 
 
 def classifier_dir(folder: str | Path | None = None) -> Path:
@@ -204,7 +217,7 @@ def save_classifier(net: DigitClassifier, path: Path, source: str, test_accuracy
     save_file({k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}, str(tmp))
     tmp.replace(path)
     meta = {"source": source, "shape": list(net.shape), "num_classes": net.num_classes, "layers": net.layers,
-            "test_accuracy": test_accuracy,
+            "hidden": net.hidden, "test_accuracy": test_accuracy,
             "sha256": sha256_file(path), "version": CLASSIFIER_VERSION, **info}
     atomic_write_text(path.with_suffix(".json"), json.dumps(meta, indent=1))
     return path
@@ -232,12 +245,14 @@ def load_classifier(path: str | Path, source: str | None = None, shape=None, dev
         raise CheckpointError(f"Classifier {path} takes images of shape {tuple(meta.get('shape', ()))}, but "
                               f"'{source}' images are {tuple(shape)}.")
     # judges saved before the layers were recorded are the original two-block CNN
-    net = DigitClassifier(tuple(meta["shape"]), int(meta.get("num_classes", 10)), meta.get("layers", LEGACY_LAYERS))
+    net = DigitClassifier(tuple(meta["shape"]), int(meta.get("num_classes", 10)), meta.get("layers", LEGACY_LAYERS),
+                          int(meta.get("hidden", 128)))
     try:
-        net.load_state_dict(load_file(str(path)))
+        net.load_state_dict({k: v.float() for k, v in load_file(str(path)).items()})
     except Exception as e:  # safetensors / shape errors
         raise CheckpointError(f"Classifier {path} could not be loaded ({e}); delete it to retrain.") from None
-    return Classifier(meta["source"], net.to(device).eval(), float(meta["test_accuracy"]), path)
+    return Classifier(meta["source"], net.to(device).eval(), float(meta["test_accuracy"]), path,
+                      shipped=bool(meta.get("shipped", False)), version=int(meta.get("version", 1)))
 
 
 def train_source_classifier(source, data_cfg, epochs: int = 4, folder=None, device="cpu", seed: int = 0,
@@ -257,15 +272,3 @@ def train_source_classifier(source, data_cfg, epochs: int = 4, folder=None, devi
         "epochs": epochs, "n_train": len(y_tr), "n_test": len(y_te), "seed": seed,
         "train_seconds": round(time.perf_counter() - start, 1)})
     return Classifier(source.name, net.to(device).eval(), acc, path)
-
-
-def get_classifier(source, data_cfg, folder=None, device="cpu", epochs: int = 4, log=print) -> Classifier:
-    """The cached classifier of ``source`` for this data, trained (and announced) when missing."""
-    path = classifier_path(source, data_cfg, folder)
-    if path.is_file():
-        return load_classifier(path, source.name, source.shape, device)
-    log(f"No digit classifier for '{source.name}' in {path.parent} (the judge of its coherence); training one on "
-        "its training split. It is cached for later evaluations.")
-    clf = train_source_classifier(source, data_cfg, epochs=epochs, folder=folder, device=device, log=log)
-    log(f"Classifier '{source.name}': test accuracy {100 * clf.test_accuracy:.2f}% ({path}).")
-    return clf

@@ -12,7 +12,7 @@ import torch
 from ..config import RunConfig
 from ..data.datasets import dataset_sources
 from ..utils import derive_seed
-from .classifiers import get_classifier
+from .judges import get_classifier
 from .coherence import (
     conditional_coherence,
     cross_coherence,
@@ -35,7 +35,7 @@ def model_classifiers(cfg: RunConfig, names: list[str], device, log=print) -> tu
     by_slot = {s.slot: s for s in dataset_sources(cfg.data)}
     e = cfg.eval
     clfs = [get_classifier(by_slot[n], cfg.data, e.classifier_dir, device, e.classifier_epochs, log) for n in names]
-    info = {c.source: {"test_accuracy": c.test_accuracy, "path": str(c.path)} for c in clfs}
+    info = {c.source: c.describe() for c in clfs}
     return clfs, info
 
 

@@ -79,7 +79,7 @@ class MoPoE(ProductExperts):
         of ``members``, whose experts are ``experts`` (in the same order)."""
         local = nonempty_subsets(len(members))
         mask = subset_mask(local, len(members), experts[0].loc.device)
-        full = torch.tensor([len(s) == self.M for s in local], device=mask.device)
+        full = mask.sum(1) == self.M  # the prior joins the product of all M modalities only
         loc, scale = product_of_experts(experts, mask, self.prior(), with_prior=full)
         return [tuple(members[i] for i in s) for s in local], loc, scale
 

@@ -7,6 +7,7 @@ experts, not a Python loop per subset.
 """
 from __future__ import annotations
 
+import functools
 import itertools
 
 import torch
@@ -15,15 +16,21 @@ from torch import Tensor
 from ..distributions import DiagDist
 
 
-def nonempty_subsets(M: int, max_size: int | None = None) -> list[tuple[int, ...]]:
+@functools.lru_cache(maxsize=64)
+def nonempty_subsets(M: int, max_size: int | None = None) -> tuple[tuple[int, ...], ...]:
     """Every non-empty subset of range(M) (up to ``max_size`` elements), by size then order."""
     top = M if max_size is None else max_size
-    return [s for k in range(1, top + 1) for s in itertools.combinations(range(M), k)]
+    return tuple(s for k in range(1, top + 1) for s in itertools.combinations(range(M), k))
 
 
 def subset_mask(subsets: list[tuple[int, ...]], M: int, device=None) -> Tensor:
-    """[S, M] float mask: row s has ones at the modalities of subsets[s]."""
-    mask = torch.zeros(len(subsets), M, device=device)
+    """[S, M] float mask: row s has ones at the modalities of subsets[s] (built once per list)."""
+    return _mask(tuple(map(tuple, subsets)), M).to(device)
+
+
+@functools.lru_cache(maxsize=256)
+def _mask(subsets: tuple[tuple[int, ...], ...], M: int) -> Tensor:
+    mask = torch.zeros(len(subsets), M)
     for s, members in enumerate(subsets):
         mask[s, list(members)] = 1.0
     return mask

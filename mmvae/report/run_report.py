@@ -46,7 +46,11 @@ DOMINANT_SHARE = 0.5  # one class holding more than this share of the agreeing j
 
 
 def _classifier_lines(metrics: dict) -> list[str]:
-    return [f"{src}: {100 * c['test_accuracy']:.2f}% test accuracy ({c['path']})"
+    def name(c):
+        kind = "shipped with mmvae" if c.get("shipped") else "trained here"
+        return f"judge v{c['version']}, {kind}" if "version" in c else "judge"
+
+    return [f"{src}: {100 * c['test_accuracy']:.2f}% test accuracy ({name(c)}; {c['path']})"
             + (" — WEAK judge (below 95%): its coherence numbers are unreliable" if c["test_accuracy"] < WEAK_JUDGE else "")
             for src, c in metrics.get("classifiers", {}).items()]
 
