@@ -74,7 +74,6 @@ def cmd_list(args) -> int:
     import json
 
     from ..evaluation.classifiers import classifier_dir
-
     from ..evaluation.judges import shipped_records
 
     for path, meta in shipped_records():

@@ -12,7 +12,6 @@ import torch
 from ..config import RunConfig
 from ..data.datasets import dataset_sources
 from ..utils import derive_seed
-from .judges import get_classifier
 from .coherence import (
     conditional_coherence,
     cross_coherence,
@@ -20,6 +19,7 @@ from .coherence import (
     synergy,
     unimodal_quality,
 )
+from .judges import get_classifier
 from .latent_probe import latent_accuracy
 from .likelihood import iwae_estimates
 
