@@ -104,7 +104,8 @@ def load_synthetic(modality: str, n: int, seed: int, split: str, use_cache: bool
             pass  # damaged cache entries are regenerated
     from ..progress import progress_bar
 
-    with progress_bar(total=n, desc=f"generating {modality} {split}", unit="img") as bar:
+    what = {"synthmnist": "synthetic handwriting", "synthsvhn": "synthetic street digits"}.get(modality, modality)
+    with progress_bar(total=n, desc=f"generating {what} ({split}, once: cached for later runs)", unit="img") as bar:
         x, y = synthetic.generate(modality, n, seed, split, progress=bar.update)
     if use_cache:
         folder.mkdir(parents=True, exist_ok=True)
