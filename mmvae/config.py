@@ -13,7 +13,6 @@ Unknown keys, wrong types and out-of-range values raise :class:`ConfigError` nam
 from __future__ import annotations
 
 import dataclasses
-import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +23,7 @@ import yaml
 from .errors import ConfigError
 from .nets.registry import NetSpec
 from .registry import closest
+from .typed import build, coerce, get_path, pop_path, set_path  # noqa: F401  (re-exported)
 from .utils import sha256_json
 
 # Roles of a config key. Only ``run`` keys define the trajectory of the weights; the others may
@@ -185,7 +185,7 @@ class RunConfig:
         """The config as a dict without the keys whose role is not in ``keep``."""
         d = self.to_dict()
         for path in keys_with_role(set(ROLES) - set(keep)):
-            _pop_path(d, path)
+            pop_path(d, path)
         return d
 
     def hash(self) -> str:
@@ -196,7 +196,7 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RunConfig:
-        return _build(cls, _migrate(d), "")
+        return build(cls, _migrate(d), "")
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> RunConfig:
@@ -233,19 +233,6 @@ def keys_with_role(roles) -> list[str]:
     return [path for path, f in _fields() if f.metadata.get("role", "run") in roles]
 
 
-def get_path(d: dict, path: str):
-    for p in path.split("."):
-        d = d[p]
-    return d
-
-
-def _pop_path(d: dict, path: str) -> None:
-    *parents, key = path.split(".")
-    for p in parents:
-        d = d.get(p, {})
-    d.pop(key, None)
-
-
 def differences(old: RunConfig, new: RunConfig, roles=("run",)) -> list[tuple[str, Any, Any]]:
     """(path, old value, new value) of the keys with a role in ``roles`` whose values differ."""
     a, b = old.to_dict(), new.to_dict()
@@ -267,94 +254,6 @@ def _migrate(d: dict[str, Any]) -> dict[str, Any]:
     return d
 
 
-def _build(cls, d: Any, where: str):
-    if not isinstance(d, dict):
-        raise ConfigError(f"'{where or 'config'}' must be a mapping, got {type(d).__name__}.")
-    hints = typing.get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls)]
-    kwargs = {}
-    for key, value in d.items():
-        if key not in names:
-            full = f"{where}.{key}" if where else key
-            raise ConfigError(f"Unknown config key '{full}'.{closest(key, names)} Valid keys here: {', '.join(names)}.")
-        kwargs[key] = _coerce(hints[key], value, f"{where}.{key}" if where else key)
-    return cls(**kwargs)
-
-
-def _coerce(tp, value, where: str):
-    origin = typing.get_origin(tp)
-    args = typing.get_args(tp)
-    if origin is Literal:
-        if value not in args:
-            choices = [str(a) for a in args]
-            raise ConfigError(f"'{where}' must be one of {', '.join(choices)}, got {value!r}."
-                              f"{closest(str(value), choices)}")
-        return value
-    if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        inner = [a for a in args if a is not type(None)]
-        return _coerce(inner[0], value, where)
-    if dataclasses.is_dataclass(tp):
-        if isinstance(value, tp):
-            return value
-        return _build(tp, value, where)
-    if origin is list:
-        if not isinstance(value, (list, tuple)):
-            value = [value]
-        return [_coerce(args[0], v, f"{where}[{i}]") for i, v in enumerate(value)]
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise ConfigError(f"'{where}' must be a mapping, got {value!r}.")
-        return {str(k): _coerce(args[1], v, f"{where}.{k}") for k, v in value.items()}
-    if tp is bool:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no", "1", "0"):
-            return value.lower() in ("true", "yes", "1")
-        raise ConfigError(f"'{where}' must be true or false, got {value!r}.")
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, (int, str)) or (
-            isinstance(value, str) and not value.lstrip("-").isdigit()
-        ):
-            if isinstance(value, float) and value.is_integer():
-                return int(value)
-            raise ConfigError(f"'{where}' must be an integer, got {value!r}.")
-        return int(value)
-    if tp is float:
-        try:
-            if isinstance(value, bool):
-                raise ValueError
-            return float(value)
-        except (TypeError, ValueError):
-            raise ConfigError(f"'{where}' must be a number, got {value!r}.") from None
-    if tp is str:
-        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
-            raise ConfigError(f"'{where}' must be a string, got {value!r}.")
-        return str(value)
-    return value
-
-
-def set_path(cfg: RunConfig, path: str, value: Any) -> None:
-    """Sets a dotted config path (``train.batch_size``) with type coercion."""
-    obj, tp = cfg, type(cfg)
-    parts = path.split(".")
-    for p in parts[:-1]:
-        if isinstance(obj, dict):  # a new key of a dict of sections (model.nets.<modality>) gets one
-            value_tp = (typing.get_args(tp) or (None, None))[1]
-            obj, tp = obj.setdefault(p, value_tp() if dataclasses.is_dataclass(value_tp) else {}), value_tp
-        else:
-            tp, obj = typing.get_type_hints(type(obj)).get(p), getattr(obj, p)
-    key = parts[-1]
-    if isinstance(obj, dict):
-        obj[key] = value
-        return
-    hints = typing.get_type_hints(type(obj))
-    if key not in hints:
-        raise ConfigError(f"Unknown config key '{path}'.{closest(key, list(hints))}")
-    setattr(obj, key, _coerce(hints[key], value, path))
-
-
 # ---------------------------------------------------------------------- validation
 
 
@@ -365,7 +264,7 @@ def _check_fields(obj, where: str) -> None:
         path = f"{where}.{f.name}" if where else f.name
         value = getattr(obj, f.name)
         if typing.get_origin(hints[f.name]) is Literal:
-            _coerce(hints[f.name], value, path)
+            coerce(hints[f.name], value, path)
         check = f.metadata.get("check")
         if check is not None and value is not None:
             must = check(value)
@@ -408,6 +307,6 @@ def validate(cfg: RunConfig) -> RunConfig:
     info, _ = resolve_model(m.model)
     _check_model_options(m.model, info, m.options)
     if info.options is not None:
-        m.options = dataclasses.asdict(_build(info.options, m.options, "model.options"))
+        m.options = dataclasses.asdict(build(info.options, m.options, "model.options"))
     resolve_objective_name(cfg.train.obj, info.kind, cfg.train.looser)
     return cfg

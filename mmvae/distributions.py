@@ -171,6 +171,13 @@ class DiagDist:
     def detach(self) -> DiagDist:
         return DiagDist(self.family, self.loc.detach(), self.scale.detach())
 
+    def sample_batch(self, lead: torch.Size) -> Tensor:
+        """Samples [*lead, D] of a distribution with batch shape [1, D] (a prior): one per position."""
+        n = 1
+        for size in lead:
+            n *= size
+        return self.rsample(n)[:, 0].view(*lead, -1)
+
     def importance_samples(self, k: int) -> Tensor:
         """k proposal samples [k, *batch, D] for importance-weighted estimates."""
         return self.rsample(k)
@@ -201,6 +208,13 @@ class UniformMixture:
         zs = torch.stack([c.rsample(k) for c in self.components])  # [S, k, B, D]
         pick = torch.randint(self.S, zs.shape[1:3], device=zs.device)  # [k, B]
         return zs.gather(0, pick[None, ..., None].expand(1, *zs.shape[1:]))[0]
+
+    def sample_batch(self, lead: torch.Size) -> Tensor:
+        """Samples [*lead, D] of a distribution with batch shape [1, D] (a prior): one per position."""
+        n = 1
+        for size in lead:
+            n *= size
+        return self.rsample(n)[:, 0].view(*lead, -1)
 
     def importance_samples(self, k: int) -> Tensor:
         return torch.cat([c.rsample(k) for c in self.components], 0)

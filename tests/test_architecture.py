@@ -13,7 +13,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "mmvae"
 
 # lowest first; a module may import its own layer and the layers below it
 LAYERS = [
-    ("foundation", {"mmvae", "mmvae.errors", "mmvae.registry", "mmvae.utils", "mmvae.progress",
+    ("foundation", {"mmvae", "mmvae.errors", "mmvae.registry", "mmvae.utils", "mmvae.typed", "mmvae.progress",
                     "mmvae.allocator", "mmvae.distributions", "mmvae.viz"}),
     ("data", {"mmvae.data"}),
     ("nets", {"mmvae.nets"}),

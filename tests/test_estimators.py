@@ -165,3 +165,20 @@ def test_club_separates_the_critic_from_the_encoders_exactly():
     nll_grads = torch.autograd.grad(nll, [z_pr, z_sh, *critic.parameters()], allow_unused=True)
     assert all(g is None or torch.count_nonzero(g) == 0 for g in nll_grads[:2])  # the fit: critic only
     assert any(g is not None and g.abs().sum() > 0 for g in nll_grads[2:])
+
+
+def test_club_gradient_into_the_shared_latent_is_scaled_by_club_shared():
+    from mmvae.models.factorised import ClubCritic
+
+    torch.manual_seed(1)
+    critic = ClubCritic(3, 4)
+    z_pr = torch.randn(16, 3)
+    z_sh = torch.randn(16, 4, requires_grad=True)
+    grads = {}
+    for share in (0.0, 0.5, 1.0):
+        torch.manual_seed(2)  # the same shuffle of negatives
+        mi, _ = club_terms(critic, z_pr, z_sh, shared_grad=share)
+        grads[share] = torch.autograd.grad(mi, z_sh)[0]
+    assert torch.count_nonzero(grads[0.0]) == 0  # the default: the bound trains the private encoders only
+    torch.testing.assert_close(grads[0.5], 0.5 * grads[1.0])
+    assert grads[1.0].abs().sum() > 0

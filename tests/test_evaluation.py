@@ -24,7 +24,7 @@ from .test_mmvae_model import MODS
 
 # ---------------------------------------------------------------- a model whose digits are known
 
-SHIFT = (0, 3)  # modality m writes digit y as the grey level of (y + SHIFT[m]) % 10
+SHIFT = (0, 3, 0)  # modality m writes digit y as the grey level of (y + SHIFT[m]) % 10
 
 
 def _image(digits, m, shape):
@@ -273,3 +273,54 @@ def test_last_test_losses_sums_every_kl(tmp_path):
              "test_kl_svhn": 4.0, "test_critic_nll_mnist": 100.0}]
     (tmp_path / "metrics.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     assert last_test_losses(tmp_path) == {"test_loss": 5.0, "test_kl": 7.0}
+
+
+class _Model3(_Model):
+    """The digit model with a third modality written like the first."""
+
+    SHAPES = [(1, 4, 4), (3, 4, 4), (1, 4, 4)]
+
+    def __init__(self, broken=None):
+        MultimodalVAE.__init__(self, [ModalitySpec(n, s) for n, s in zip("abc", self.SHAPES)], latent_dim=10)
+        self.broken = broken
+        self.dummy = torch.nn.Parameter(torch.zeros(1))
+
+
+def _data3():
+    y = torch.arange(100) % 10
+    shifts = (0, 3, 0)
+    images = [(((((y + shifts[m]) % 10).float() / 10 + 0.05).view(-1, 1, 1, 1)
+                .expand(-1, *_Model3.SHAPES[m])) * 255).round().to(torch.uint8) for m in range(3)]
+    return PairedData(list("abc"), list("abc"), images, torch.arange(100).view(-1, 1).repeat(1, 3), y,
+                      torch.zeros(100, dtype=torch.long))
+
+
+def test_conditional_coherence_given_every_subset_of_k_modalities():
+    from mmvae.evaluation.coherence import conditional_coherence
+
+    judges = [_Clf(0), _Clf(1), _Clf(0)]  # c writes digits as a does
+    good = conditional_coherence(_Model3(), _data3(), judges, batch_size=40)
+    assert good["given_k"] == {"1": 1.0, "2": 1.0}
+    assert set(good["per_subset"]) == {"a", "b", "c", "a+b", "a+c", "b+c"}
+    assert set(good["per_subset"]["a+c"]) == {"b"}
+    broken = conditional_coherence(_Model3(broken=3), _data3(), judges)  # decoder b draws a 3
+    # given one modality: targets (a→b, a→c, b→a, b→c, c→a, c→b), two of six reach b at 10%
+    assert broken["given_k"]["1"] == pytest.approx((4 * 1.0 + 2 * 0.1) / 6)
+    assert broken["per_target_given_k"]["2"] == {"a": 1.0, "b": pytest.approx(0.1), "c": 1.0}
+    assert broken["per_subset"]["a+c"]["b"] == pytest.approx(0.1)
+
+
+def test_reports_warn_about_weak_judges_and_a_dominant_joint_digit(tmp_path):
+    metrics = {"model": "mmvae", "classifiers": {
+        "good": {"test_accuracy": 0.99, "path": "g", "version": 3, "shipped": True},
+        "weak": {"test_accuracy": 0.80, "path": "w", "version": 3, "shipped": False}},
+        "joint_coherence": {"accuracy": 0.6, "digit_share_of_agreeing": [0.9] + [0.1 / 9] * 9}}
+    md = (tmp_path / "report.md")
+    write_report(tmp_path, metrics)
+    text = md.read_text()
+    assert "The judge of 'weak' reaches only 80.0%" in text and "WEAK judge" in text
+    assert "class 0 holds 90% of the agreeing prior samples" in text
+    assert "judge v3, shipped with mmvae" in text and "judge v3, trained here" in text
+    assert "The judge of 'good'" not in text
+    html = (tmp_path / "report.html").read_text()
+    assert "class=\"warnings\"" in html and "reaches only 80.0%" in html

@@ -23,6 +23,44 @@ def test_presets_are_valid(name, quick):
     if name == "paper":
         cfg = study.runs[0][1]
         assert (cfg.model.distr, cfg.train.obj, cfg.train.looser, cfg.model.learn_prior) == ("Laplace", "dreg", True, True)
+    if name == "polymnist":
+        assert {c.model.model for _, c in study.runs} == {"mmvae", "mvae", "mopoe", "mmvaeplus"}
+        assert {c.data.dataset for _, c in study.runs} == {"polymnist"}
+        assert len({(c.train.epochs, c.data.synthetic_train) for _, c in study.runs}) == 1  # equal budget
+    if name == "factorised":
+        labels = {label for label, _ in study.runs}
+        assert len(labels) == 10 and len(study.runs) == 30  # 5 variants × 2 datasets × 3 seeds
+        assert {c.data.dataset for _, c in study.runs} == {"mnist_synthsvhn", "polymnist"}
+        variants = {(c.model.model, c.train.obj, c.model.options.get("variant")) for _, c in study.runs}
+        assert ("mmvaeplus", "elbo", "mmvaeplus") in variants and ("mmvaeplus", "elbo", "factorized") in variants
+        assert study.verdicts == [("MMVAE+ (mnist_synthsvhn)", "elbo_naive MMVAE (mnist_synthsvhn)"),
+                                  ("MMVAE+ (polymnist)", "elbo_naive MMVAE (polymnist)")]
+
+
+def _fake_metrics(run_dir, cross, shared, private):
+    import json
+
+    run_dir.mkdir(parents=True)
+    acc = {"a_shared": shared, "b_shared": shared, "a_private": private[0], "b_private": private[1]} \
+        if private else {"a": shared, "b": shared}
+    (run_dir / "metrics.json").write_text(json.dumps({
+        "cross_coherence": {"a_to_b": {"accuracy": cross}, "b_to_a": {"accuracy": cross}},
+        "latent_accuracy": acc}))
+    return run_dir
+
+
+def test_the_criterion_is_judged_from_the_metrics(tmp_path):
+    from mmvae.experiments.verdict import verdict_lines
+
+    runs = {_fake_metrics(tmp_path / "base", 0.50, 0.90, None): "MMVAE",
+            _fake_metrics(tmp_path / "plus", 0.55, 0.92, (0.12, 0.25)): "MMVAE+"}
+    line = verdict_lines(runs, "MMVAE+", "MMVAE")[0]
+    assert "criterion met" in line and "25.0%" in line
+    runs[_fake_metrics(tmp_path / "plus2", 0.55, 0.92, (0.12, 0.41))] = "MMVAE+ digit in w"
+    assert "criterion not met" in verdict_lines(runs, "MMVAE+ digit in w", "MMVAE")[0]
+    runs[_fake_metrics(tmp_path / "plus3", 0.45, 0.92, (0.1, 0.1))] = "MMVAE+ worse cross"
+    assert "below" in verdict_lines(runs, "MMVAE+ worse cross", "MMVAE")[0]
+    assert "not all runs" in verdict_lines(runs, "missing", "MMVAE")[0]
 
 
 @pytest.mark.integration

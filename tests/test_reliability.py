@@ -240,3 +240,20 @@ def test_resume_accepts_the_same_values_and_machine_settings(tmp_path, capsys):
     capsys.readouterr()
     assert main(["train", "--resume", run, "--model", "fummvae"]) == 2
     assert "model.model: 'mnist_svhn' in the run, 'fummvae' asked" in capsys.readouterr().err.replace("\n", " ")
+
+
+@pytest.mark.parametrize("change,error", [
+    (lambda c: c.model.nets.__setitem__("photo", c.model.nets["mnist"]), "model.nets.photo"),
+    (lambda c: setattr(c.data, "dataset", "polymnist") or setattr(c.data, "backgrounds", "/nonexistent/bgs")
+     or c.model.nets.clear(), "backgrounds"),
+])
+def test_bad_input_leaves_no_run_folder(tmp_path, change, error):
+    """Data and networks are checked before the run folder is made: nothing is written."""
+    from mmvae.errors import MMVAEError
+
+    cfg = tiny_config(epochs=1)
+    cfg.run_dir = str(tmp_path / "run")
+    change(cfg)
+    with pytest.raises(MMVAEError, match=error):
+        pipeline.train(cfg)
+    assert not (tmp_path / "run").exists()

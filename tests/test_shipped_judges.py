@@ -47,13 +47,13 @@ def test_a_changed_shipped_judge_is_refused_by_name(tmp_path, monkeypatch):
     copy = tmp_path / "judges"
     shutil.copytree(judges.shipped_dir(), copy)
     monkeypatch.setattr(judges, "shipped_dir", lambda: copy)
-    weights = copy / "synthsvhn.safetensors"
+    weights = next(copy.glob("synthsvhn-*.safetensors"))
     raw = bytearray(weights.read_bytes())
     raw[-5] ^= 0x01
     weights.write_bytes(bytes(raw))
     with pytest.raises(CheckpointError, match=r"judge shipped with mmvae for 'synthsvhn'.*Reinstall mmvae.*--ship"):
         get_classifier(SOURCES.get("synthsvhn"), DataConfig(), folder=tmp_path / "cache", log=print)
-    record = json.loads((copy / "synthmnist.json").read_text())
+    record = json.loads(next(copy.glob("synthmnist-*.json")).read_text())
     assert record["source"] == "synthmnist"  # the others are untouched and still load
     assert get_classifier(SOURCES.get("synthmnist"), DataConfig(), folder=tmp_path / "cache", log=print).shipped
 

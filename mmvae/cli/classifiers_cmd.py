@@ -47,8 +47,8 @@ def _sources(args, cfg) -> list:
 
 
 def _command(args, source) -> str:
-    """The command that rebuilds a shipped judge (the data folder is the user's)."""
-    data = " --data-dir DIR" if source.real else ""
+    """The command that rebuilds a shipped judge (DIR: the folder with real MNIST, the user's)."""
+    data = " --data-dir DIR" if args.data_dir else ""
     return (f"mmvae classifiers train --source {source.name} --epochs {args.epochs} --synthetic-train "
             f"{args.synthetic_train} --synthetic-seed {args.synthetic_seed} --seed {args.seed}{data} --ship")
 

@@ -9,7 +9,8 @@ def add_parser(sub) -> None:
         "generate", help="sample from a trained run: joint, conditional (any modality → any other) or reconstruction",
         description="Without --from: joint samples z ~ p(z) decoded into every modality (or --to). "
         "With --from A --to B: the first row shows test inputs of A, the rows below samples of B "
-        "decoded from q(z|A) (A = B is reconstruction).")
+        "decoded from q(z|A) (A = B reconstructs, except that models with private latents draw those from their "
+        "prior here).")
     p.add_argument("run_dir", metavar="RUN_DIR", help="a run folder written by `mmvae train`")
     p.add_argument("--from", dest="source", metavar="MODALITY", help="condition on this modality's test inputs")
     p.add_argument("--to", dest="target", metavar="MODALITY", help="modality to generate (default: all)")

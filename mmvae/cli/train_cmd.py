@@ -53,7 +53,8 @@ OPTIONS = [
          "make the prior scale trainable"),
         (["--llik_scaling", "--llik-scaling"], "model.llik_scaling", {"type": float},
          "MNIST likelihood weight λ; 0 = 3·32·32/(28·28) (SVHN λ is 1)"),
-        (["--private-latent-dim"], "model.private_latent_dim", {"type": int}, "fummvae: private latent size (default: --latent-dim)"),
+        (["--private-latent-dim"], "model.private_latent_dim", {"type": int},
+         "fummvae, mmvaeplus: private latent size (default: --latent-dim)"),
         (["--fission-decoder"], "model.options.decoder", {}, "fummvae: separate | joint ([shared, private] decoders)"),
         (["--variant"], "model.options.variant", {}, "mmvaeplus: mmvaeplus (cross-reconstruction with w ~ r_d) | "
          "factorized (MMVAE_f: with the target's own w_d)"),
@@ -75,8 +76,9 @@ OPTIONS = [
         (["--svhn-fbase"], "model.nets.svhn.fbase", {"type": int}, "conv base width of the SVHN nets"),
     ]),
     ("Training", [
-        (["--obj"], "train.obj", {}, "objective: elbo, elbo_naive, iwae, dreg (mnist_svhn: + --looser); "
-         "fummvae: elbo_all, infoNCE_naive, seed_logistic, fission"),
+        (["--obj"], "train.obj", {}, "objective: mmvae: elbo_naive, elbo, iwae, dreg (+ --looser); vae: elbo, iwae, "
+         "dreg; mvae, mopoe: elbo; mmvaeplus: elbo, iwae, dreg; fummvae: elbo_all, infoNCE_naive, seed_logistic, "
+         "fission"),
         (["--looser"], "train.looser", {"action": "store_const", "const": True},
          "iwae/dreg: average over modalities outside the log (the original's looser bound)"),
         (["--K"], "train.K", {"type": int}, "importance samples per input (default 1 for ELBOs, 20 for iwae/dreg)"),
@@ -206,7 +208,7 @@ def config_from_args(args) -> tuple[RunConfig, bool]:
         wanted = copy.deepcopy(cfg)
         apply_network_flags(wanted, args)
         _apply(wanted, over)
-        changed = differences(cfg, wanted, roles=("run",))
+        changed = [c for c in differences(cfg, wanted, roles=("run",)) if not _same_model(*c)]
         if changed:
             listed = "; ".join(f"{path}: {old!r} in the run, {new!r} asked" for path, old, new in changed)
             raise ConfigError(
@@ -222,12 +224,30 @@ def config_from_args(args) -> tuple[RunConfig, bool]:
     cfg = load_preset(args.preset) if args.preset else (
         RunConfig.from_yaml(args.config) if args.config else RunConfig())
     apply_network_flags(cfg, args)
+    if "model.model" in over:  # a model chosen on the command line brings its own defaults
+        from ..models import resolve_model
+
+        for path, value in resolve_model(over["model.model"])[0].defaults.items():
+            if path not in over:
+                set_path(cfg, path, value)
     if args.run_dir:
         cfg.run_dir = args.run_dir
     if args.experiment is not None:
         cfg.experiment = args.experiment
     _apply(cfg, over)
     return cfg, False
+
+
+def _same_model(path: str, old, new) -> bool:
+    """An alias for the run's own model (``mnist_svhn`` for ``mmvae``) is no change."""
+    if path != "model.model":
+        return False
+    from ..models import resolve_model
+
+    try:
+        return resolve_model(old) == resolve_model(new)
+    except ConfigError:
+        return False
 
 
 def _apply(cfg: RunConfig, over: dict) -> None:

@@ -53,13 +53,23 @@ def shipped_judge(source, data_cfg, device="cpu") -> Classifier | None:
     for path, meta in shipped_records():
         if meta.get("source") != source.name or meta.get("distribution") != want:
             continue
-        if not path.is_file() or sha256_file(path) != meta.get("sha256"):
+        if not path.is_file():
+            raise CheckpointError(
+                f"The judge shipped with mmvae for '{source.name}' has its record {path.with_suffix('.json')} but "
+                f"not its weights {path}: the installation is incomplete. Reinstall mmvae, or rebuild the judge "
+                f"with `mmvae classifiers train --source {source.name} --ship`.")
+        if sha256_file(path) != meta.get("sha256"):
             raise CheckpointError(
                 f"The judge shipped with mmvae for '{source.name}' ({path}) does not match the SHA-256 in its record: "
                 "the file was changed or damaged. Reinstall mmvae (pip install --force-reinstall mmvae), or rebuild it "
                 f"with `mmvae classifiers train --source {source.name} --ship`; it will not be used as it is.")
         return load_classifier(path, source.name, source.shape, device)
     return None
+
+
+def shipped_name(source: str, dist: list) -> str:
+    """``<source>-<8 hex digits of its distribution>.safetensors``: one file per source and data."""
+    return f"{source}-{hashlib.sha256(json.dumps(dist).encode()).hexdigest()[:8]}.safetensors"
 
 
 def data_hash(*tensors: torch.Tensor) -> str:
@@ -78,7 +88,7 @@ def ship(clf: Classifier, source, data_cfg, command: str, folder: Path | None = 
     net = DigitClassifier(clf.net.shape, clf.net.num_classes, clf.net.layers, clf.net.hidden)
     net.load_state_dict({k: v.float() for k, v in half.items()})
     acc = accuracy(net.eval(), x_te, y_te)
-    path = folder / f"{source.name}.safetensors"
+    path = folder / shipped_name(source.name, distribution(source, data_cfg))
     folder.mkdir(parents=True, exist_ok=True)
     save_file(half, str(path))
     meta = {"source": source.name, "distribution": distribution(source, data_cfg), "shape": list(net.shape),

@@ -61,16 +61,85 @@ def coherence_by_k(run_dirs: dict[Path, str], path: Path) -> Path | None:
     return save_figure(fig, path, dpi=130)
 
 
+def _probe_curves(run_dir: Path) -> dict[str, dict[int, float]]:
+    """{shared, private}: epoch → mean shared probe / largest private probe, from metrics.jsonl."""
+    import json
+
+    out: dict[str, dict[int, float]] = {"shared": {}, "private": {}}
+    path = run_dir / "metrics.jsonl"
+    for line in path.read_text().splitlines() if path.is_file() else []:
+        row = json.loads(line)
+        probes = {k[len("test_probe_"):]: v for k, v in row.items() if k.startswith("test_probe_")}
+        if not probes:
+            continue
+        private = [v for k, v in probes.items() if k.endswith("_private")]
+        shared = [v for k, v in probes.items() if not k.endswith("_private")]
+        out["shared"][row["epoch"]] = sum(shared) / len(shared)
+        if private:
+            out["private"][row["epoch"]] = max(private)
+    return out
+
+
+def probe_trends(run_dirs: dict[Path, str], path: Path) -> Path | None:
+    """The linear probes over epochs, one line per variant (first seed): left, the mean shared-latent
+    probe; right, the largest private-latent probe (the digit left in the private latents)."""
+    import matplotlib.pyplot as plt
+
+    first: dict[str, Path] = {}
+    for run_dir, label in run_dirs.items():
+        first.setdefault(label, run_dir)
+    curves = {label: _probe_curves(d) for label, d in first.items()}
+    curves = {k: v for k, v in curves.items() if v["shared"]}
+    if not curves:
+        return None
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
+    for ax, part, title in zip(axes, ("shared", "private"), ("shared latents (mean over modalities)",
+                                                             "private latents (largest over modalities)")):
+        for label, c in curves.items():
+            if c[part]:
+                ks = sorted(c[part])
+                ax.plot(ks, [100 * c[part][k] for k in ks], marker="o", label=label)
+        ax.set_title(f"digit probe, {title}", fontsize=9)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("linear probe accuracy (%)")
+    axes[1].axhline(30, color="grey", ls="--", lw=1)
+    axes[0].legend(fontsize=7)
+    return save_figure(fig, path, dpi=120)
+
+
+def split_panel(run_dirs: dict[Path, str], prefix: str, path: Path) -> Path | None:
+    """The shared/private swap figures of the first run of each variant whose label starts with
+    ``prefix`` (their last epoch)."""
+    images, seen = [], set()
+    for run_dir, label in run_dirs.items():
+        if not label.startswith(prefix) or label in seen:
+            continue
+        seen.add(label)
+        for f in sorted((run_dir / "figures").glob("split_*_fixed_*_[0-9][0-9][0-9].png")):
+            stem = re.match(r"split_(.*)_\d{3}\.png", f.name).group(1)
+            if f == _last(run_dir, f"split_{stem}"):
+                images.append((f"{label}: {stem.replace('_fixed_', ', fixed ')}", f))
+    return _panel(images, path, cols=4) if images else None
+
+
 def study_figures(study, run_dirs: dict[Path, str], out_dir: Path) -> list[Path]:
     """Generation grids per run (first seed), and for decoder-scale UMAPs at σ = 0.2 vs 0.75."""
     first_seed: dict[str, Path] = {}
     for run_dir, label in run_dirs.items():
         first_seed.setdefault(label, run_dir)
     out = []
-    if study.figures == "coherence-k":
+    if study.figures in ("coherence-k", "factorised"):
         p = coherence_by_k(run_dirs, out_dir / "figures" / "coherence_by_k.png")
         if p:
             out.append(p)
+    if study.figures == "factorised":
+        for data_name in sorted({label.rsplit("(", 1)[-1].rstrip(")") for label in run_dirs.values()}):
+            group = {d: label for d, label in run_dirs.items() if label.endswith(f"({data_name})")}
+            for p in (probe_trends(group, out_dir / "figures" / f"probes_{data_name}.png"),
+                      split_panel(group, "MMVAE+", out_dir / "figures" / f"split_{data_name}.png")):
+                if p:
+                    out.append(p)
     by_slot: dict[str, list[tuple[str, Path]]] = {}
     for label, run_dir in first_seed.items():
         slot = label.split()[0] if study.figures in ("decoder-scale", "architecture") else "all"

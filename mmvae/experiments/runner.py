@@ -11,6 +11,7 @@ from ..training.checkpoint import has_checkpoint
 from ..utils import atomic_write_text
 from .figures import study_figures
 from .presets import Study
+from .verdict import verdict_lines
 
 
 def slug(text: str) -> str:
@@ -53,15 +54,31 @@ def ranking(run_dirs: dict[Path, str]) -> list[str]:
     return lines + [""]
 
 
-def write_study_readme(study: Study, out_dir: Path, table: str, figures: list[Path], run_dirs) -> Path:
-    first = next(iter(study.runs))[1]
+def settings(study: Study) -> list[str]:
+    """One line per dataset of the study: what its runs share."""
+    lines, seen = [], set()
     seeds = sorted({c.train.seed for _, c in study.runs})
-    d, t = first.data, first.train
-    setting = (f"dataset `{d.dataset}`, max_d {d.max_d}, dm {d.dm}, {t.epochs} epochs"
-               f"{f' of at most {t.max_steps} steps' if t.max_steps else ''}, batch {t.batch_size}, seeds {seeds}")
-    lines = [f"# Study: {study.name}", "", study.description, "", f"Setting: {setting}.", "",
+    for _, cfg in study.runs:
+        d, t = cfg.data, cfg.train
+        if d.dataset in seen:
+            continue
+        seen.add(d.dataset)
+        size = (f"{d.synthetic_train} tuples" if d.dataset == "polymnist" else f"max_d {d.max_d}, dm {d.dm}")
+        lines.append(f"- dataset `{d.dataset}`, {size}, {t.epochs} epochs"
+                     f"{f' of at most {t.max_steps} steps' if t.max_steps else ''}, batch {t.batch_size}, "
+                     f"seeds {seeds}")
+    return lines
+
+
+def write_study_readme(study: Study, out_dir: Path, table: str, figures: list[Path], run_dirs) -> Path:
+    lines = [f"# Study: {study.name}", "", study.description, "", "Setting:", "", *settings(study), "",
              f"Full setting's expected run time: {study.full_runtime}." if study.full_runtime else "",
              "", table, ""]
+    if study.verdicts:
+        lines += ["## The criterion", ""]
+        for variant, baseline in study.verdicts:
+            lines += verdict_lines(run_dirs, variant, baseline)
+        lines.append("")
     if study.figures == "architecture":
         lines += ranking(run_dirs)
     lines += [f"![{p.stem}]({p.relative_to(out_dir).as_posix()})" for p in figures]

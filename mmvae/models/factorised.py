@@ -106,7 +106,7 @@ class FactorisedMMVAE(MultimodalVAE):
         if not self.joint_decoder:
             return self.shared.decode(z, m)
         if w is None:
-            w = self._private_prior_samples(m, z.shape[:-1])
+            w = self.private_prior(m).sample_batch(z.shape[:-1])
         return self.shared.experts[m].decode(torch.cat([z, w], -1))
 
     def decoder_network(self, m: int) -> nn.Module | None:
@@ -126,12 +126,6 @@ class FactorisedMMVAE(MultimodalVAE):
 
     # ------------------------------------------------------------------ training forward
 
-    def _private_prior_samples(self, m: int, lead: torch.Size) -> Tensor:
-        n = 1
-        for s in lead:
-            n *= s
-        return self.private_prior(m).rsample(n)[:, 0].view(*lead, -1)
-
     def forward(self, xs: Sequence[Tensor], K: int = 1, decodes="all") -> FactorisedOutput:
         if not self.joint_decoder:
             shared = self.shared(xs, K=K, decodes=decodes)
@@ -143,7 +137,7 @@ class FactorisedMMVAE(MultimodalVAE):
         samples = [q.rsample(K) for q in posts]
         out = {}
         for r, d in self.shared.pairs(decodes):
-            w = private[d].samples[0] if r == d else self._private_prior_samples(d, samples[r].shape[:-1])
+            w = private[d].samples[0] if r == d else self.private_prior(d).sample_batch(samples[r].shape[:-1])
             out[(r, d)] = self.shared.experts[d].decode(torch.cat([samples[r], w], -1))
         shared = ForwardOutput(posts, samples, out, self.shared.prior(), self.shared.likelihoods, self.names)
         return FactorisedOutput(shared, private, True, self.critics)

@@ -23,6 +23,8 @@ class ModelInfo:
     kind: the objectives' family (``ObjectiveInfo.kind``) that trains it.
     unimodal: it reads one modality of the data, named by ``model.modality``.
     aliases: alias name → settings it fixes (e.g. ``mnist`` → ``{"modality": "mnist"}``).
+    defaults: config path → value, the model's own defaults where they differ from the config's
+        (``mmvae train --model NAME`` applies those the command line does not set).
     """
 
     name: str
@@ -32,6 +34,7 @@ class ModelInfo:
     options: type | None = None
     unimodal: bool = False
     aliases: dict[str, dict[str, Any]] = field(default_factory=dict)
+    defaults: dict[str, Any] = field(default_factory=dict)
 
 
 MODELS: Registry[ModelInfo] = Registry("model")

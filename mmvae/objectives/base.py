@@ -106,3 +106,16 @@ def reweight_gradient(z: Tensor, weights: Tensor) -> None:
     if z.requires_grad:
         w = weights.detach().unsqueeze(-1)
         z.register_hook(lambda g: g * w)
+
+
+def beta_weight(weights: dict | None, default: float, who: str) -> float:
+    """The KL weight β of ``objective_weights`` (the only weight ``who``'s objectives take)."""
+    from ..errors import ConfigError
+
+    extra = sorted(set(weights or {}) - {"beta"})
+    if extra:
+        raise ConfigError(f"Objective weight '{extra[0]}' is not used by {who}'s objectives; they take beta.")
+    beta = float((weights or {}).get("beta", default))
+    if beta < 0:
+        raise ConfigError(f"objective_weights.beta must be ≥ 0, got {beta}.")
+    return beta

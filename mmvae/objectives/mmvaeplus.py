@@ -16,22 +16,15 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ..errors import ConfigError
 from ..models.mmvaeplus import PlusOutput
-from .base import ObjectiveResult, log_mean_exp, objective, reweight_gradient
+from .base import ObjectiveResult, beta_weight, log_mean_exp, objective, reweight_gradient
 
 WEIGHT_OPTIONS = {"weights": "train.objective_weights"}
 BETA = 2.5  # MMVAE+ on PolyMNIST (Palumbo et al. 2023; epalu/mmvaeplus)
 
 
 def _beta(weights: dict | None) -> float:
-    extra = sorted(set(weights or {}) - {"beta"})
-    if extra:
-        raise ConfigError(f"Objective weight '{extra[0]}' is not used by MMVAE+'s objectives; they take beta.")
-    beta = float((weights or {}).get("beta", BETA))
-    if beta < 0:
-        raise ConfigError(f"objective_weights.beta must be ≥ 0, got {beta}.")
-    return beta
+    return beta_weight(weights, BETA, "MMVAE+")
 
 
 def plus_log_weights(out: PlusOutput, xs, beta: float, detach_q: bool = False) -> Tensor:

@@ -5,22 +5,15 @@ from __future__ import annotations
 
 import torch
 
-from ..errors import ConfigError
 from ..models.mopoe import MixtureOutput
 from ..models.mvae import SubsetOutput
-from .base import ObjectiveResult, objective
+from .base import ObjectiveResult, beta_weight, objective
 
 WEIGHT_OPTIONS = {"weights": "train.objective_weights"}
 
 
 def _beta(weights: dict | None) -> float:
-    extra = sorted(set(weights or {}) - {"beta"})
-    if extra:
-        raise ConfigError(f"Objective weight '{extra[0]}' is not used by this objective; it takes beta.")
-    beta = float((weights or {}).get("beta", 1.0))
-    if beta < 0:
-        raise ConfigError(f"objective_weights.beta must be ≥ 0, got {beta}.")
-    return beta
+    return beta_weight(weights, 1.0, "the product models")
 
 
 @objective("mvae_elbo", kind="poe", cli_name="elbo", options=WEIGHT_OPTIONS)

@@ -11,7 +11,8 @@ from ..data.paired import PairedData
 from ..evaluation.suite import evaluate
 from ..report.rows import format_value, metric_rows
 from ..report.run_report import write_report
-from .components import epoch_likelihood_pairs, load_data
+from ..training.figures import split_figures
+from .components import epoch_likelihood_pairs, figure_batch, load_data
 from .runs import load_run
 
 
@@ -49,6 +50,9 @@ def evaluate_and_report(cfg: RunConfig, model, run_dir: Path, train: PairedData 
     metrics["epochs"] = epochs
     metrics.update(last_test_losses(run_dir))
     metrics["run_dir"] = str(run_dir)
+    if model.private_in_decoder:  # every report of a model with private latents shows the split
+        xs, _ = figure_batch(test, cfg.train.seed)
+        split_figures(model, xs, Path(run_dir) / "figures", epochs)
     paths = write_report(run_dir, metrics)
     width = max((len(label) for label, _, _ in metric_rows(metrics)), default=10)
     for label, value, unit in metric_rows(metrics):

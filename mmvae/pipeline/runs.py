@@ -8,7 +8,7 @@ import torch
 
 from ..config import RunConfig
 from ..data.datasets import dataset_sources
-from ..errors import ConfigError
+from ..errors import CheckpointError, ConfigError
 from ..models import build_model, resolve_model
 from ..models.build import model_modality
 from ..models.modality import ModalitySpec
@@ -43,6 +43,12 @@ def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> LoadedR
         raise ConfigError(f"{run_dir} is not a run folder (no config.yaml). Pass a folder written by `mmvae train`.")
     cfg = RunConfig.from_yaml(run_dir / "config.yaml")
     meta, tensors = read_checkpoint(run_dir)
+    written_by = (meta.get("config") or {}).get("model", {}).get("model")
+    if written_by and written_by != cfg.model.model and resolve_model(written_by)[0] is not resolve_model(cfg.model.model)[0]:
+        raise CheckpointError(
+            f"The checkpoint in {run_dir} holds a '{written_by}' model, but its config.yaml names '{cfg.model.model}': "
+            "the weights cannot be loaded as another model. Restore the run's config.yaml (the checkpoint's record "
+            f"{run_dir / 'checkpoints' / 'last.json'} keeps the config it was trained with).")
     model = build_model(cfg.model, modalities_for(cfg))
     load_model_state(model, tensors, source=str(run_dir))
     model = prepare_model(model, cfg, torch.device(device)).eval()

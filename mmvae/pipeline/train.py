@@ -26,12 +26,17 @@ def new_run_dir(cfg: RunConfig) -> Path:
     return Path("runs") / group / f"{stamp}-{secrets.token_hex(2)}"
 
 
-def prepare_run_dir(run_dir: Path, cfg: RunConfig, resume: bool) -> None:
+def refuse_overwrite(run_dir: Path, resume: bool) -> None:
     if not resume and has_checkpoint(run_dir):
         raise ConfigError(
             f"{run_dir} already holds a trained run. Continue it with `mmvae train --resume {run_dir}`, "
             "or choose another --run-dir; nothing was overwritten."
         )
+
+
+def prepare_run_dir(run_dir: Path, cfg: RunConfig) -> None:
+    """The run folder with its figures/ and checkpoints/ and config.yaml (written last of all
+    checks, so bad input leaves nothing behind)."""
     try:
         (run_dir / "figures").mkdir(parents=True, exist_ok=True)
         (run_dir / "checkpoints").mkdir(exist_ok=True)
@@ -58,9 +63,11 @@ def train(cfg: RunConfig, resume: bool = False, callbacks=None) -> Path:
     dist, dist_device = from_environment(cfg.train.device)
     run_dir = new_run_dir(cfg)
     if dist.is_main:
-        prepare_run_dir(run_dir, cfg, resume)
+        refuse_overwrite(run_dir, resume)
+    comp = build(cfg, device=dist_device)  # loads and checks the data and networks first
+    if dist.is_main:
+        prepare_run_dir(run_dir, cfg)
     dist.barrier()
-    comp = build(cfg, device=dist_device)
     dist.device = comp.device
     if cfg.train.compile:
         comp.model = torch.compile(comp.model)
