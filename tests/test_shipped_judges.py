@@ -15,7 +15,7 @@ from mmvae.utils import sha256_file
 
 # PolyMNIST's five modalities twice: with the synthetic handwriting (the embedded default) and
 # with real MNIST digits (when the data folder has them)
-EXPECTED = sorted(["mnist", "synthmnist", "synthsvhn", *(f"polymnist_m{i}" for i in range(5)) * 2])
+EXPECTED = sorted(["mnist", "synthmnist", "synthsvhn", *[f"polymnist_m{i}" for i in range(5)] * 2])
 MAX_BYTES = 5 * 2**20  # the package grows by at most 5 MB
 
 
