@@ -324,3 +324,22 @@ def test_reports_warn_about_weak_judges_and_a_dominant_joint_digit(tmp_path):
     assert "The judge of 'good'" not in text
     html = (tmp_path / "report.html").read_text()
     assert "class=\"warnings\"" in html and "reaches only 80.0%" in html
+
+
+def test_reports_and_tables_scale_to_m_modalities(tmp_path):
+    per_target = {"1": {"m0": 0.5, "m1": 0.6, "m2": 0.7}, "2": {"m0": 0.8, "m1": 0.9, "m2": 1.0}}
+    metrics = {"model": "mopoe", "conditional_coherence": {
+        "given_k": {"1": 0.6, "2": 0.9}, "per_target_given_k": per_target, "per_subset": {}}}
+    write_report(tmp_path, metrics)
+    md = (tmp_path / "report.md").read_text()
+    assert "| Coherence given 1 of 3 modalities | 60.00% |" in md
+    assert "| observed k | → m0 | → m1 | → m2 |" in md and "| 2 | 80.00% | 90.00% | 100.00% |" in md
+    assert "id='per-target'" in (tmp_path / "report.html").read_text()
+    other = tmp_path / "b"
+    other.mkdir()
+    write_report(other, {**metrics, "conditional_coherence": {**metrics["conditional_coherence"],
+                                                              "given_k": {"1": 0.4, "2": 0.7}}})
+    for d in (tmp_path, other):
+        (d / "config.yaml").write_text("model: {model: mopoe}\n")
+    table = compare([tmp_path, other], tmp_path / "cmp", group_by="none")["md"].read_text()
+    assert "| Coherence given 2 of 3 modalities | 90.00% | 70.00% |" in table

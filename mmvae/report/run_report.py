@@ -72,12 +72,27 @@ def report_warnings(metrics: dict) -> list[str]:
     return out
 
 
+def per_target_table(metrics: dict) -> tuple[list[str], list[list[str]]]:
+    """(header, rows) of coherence given k observed modalities per target modality (M > 2)."""
+    per = metrics.get("conditional_coherence", {}).get("per_target_given_k", {})
+    if not per:
+        return [], []
+    targets = list(next(iter(per.values())))
+    head = ["observed k"] + [f"→ {t}" for t in targets]
+    return head, [[k] + [f"{100 * per[k][t]:.2f}%" for t in targets] for k in sorted(per, key=int)]
+
+
 def render_markdown(run_dir: Path, metrics: dict) -> str:
     lines = [f"# Run report: {run_dir.name}", "",
              f"Model `{metrics.get('model')}`, objective `{metrics.get('objective')}`, dataset "
              f"`{metrics.get('dataset')}`, {metrics.get('epochs', '?')} epochs.", "",
              "| Metric | Value |", "|---|---|"]
     lines += [f"| {label} | {format_value(v, unit)} |" for label, v, unit in metric_rows(metrics)]
+    head, rows = per_target_table(metrics)
+    if rows:
+        lines += ["", "**Coherence per target modality** (given k observed modalities, mean over the subsets):", "",
+                  "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        lines += ["| " + " | ".join(r) + " |" for r in rows]
     warnings = report_warnings(metrics)
     if warnings:
         lines += ["", "**Warnings**", ""] + [f"- {w}" for w in warnings]
@@ -101,6 +116,11 @@ def render_html(run_dir: Path, metrics: dict) -> str:
                    for label, v, unit in metric_rows(metrics))
     clfs = "".join(f"<li>{e(line)}</li>" for line in _classifier_lines(metrics))
     warn = "".join(f"<li>{e(w)}</li>" for w in report_warnings(metrics))
+    head, trows = per_target_table(metrics)
+    per_target = ("<h2>Coherence per target modality</h2><table id='per-target'><tr>"
+                  + "".join(f"<th>{e(h)}</th>" for h in head) + "</tr>"
+                  + "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in r) + "</tr>" for r in trows)
+                  + "</table>") if trows else ""
     proto = "".join(f"<li><b>{e(k)}</b>: {e(v)}</li>" for k, v in metrics.get("protocol", {}).items())
     figs = "".join(f"<figure><img src='{_data_uri(p)}' alt='{e(t)}'><figcaption>{e(t)}</figcaption></figure>"
                    for t, p in report_figures(run_dir))
@@ -113,6 +133,7 @@ figure{{display:inline-block;margin:1em;vertical-align:top}}img{{max-width:520px
 <p>Model <code>{e(str(metrics.get('model')))}</code>, objective <code>{e(str(metrics.get('objective')))}</code>,
 dataset <code>{e(str(metrics.get('dataset')))}</code>, {e(str(metrics.get('epochs', '?')))} epochs.</p>
 <table id="metrics"><thead><tr><th>Metric</th><th>Value</th></tr></thead><tbody>{rows}</tbody></table>
+{per_target}
 {f'<h2>Warnings</h2><ul class="warnings">{warn}</ul>' if warn else ''}
 {f'<h2>Judges (classifiers)</h2><ul>{clfs}</ul>' if clfs else ''}
 {f'<h2>Protocol</h2><ul>{proto}</ul>' if proto else ''}
