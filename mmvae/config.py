@@ -98,7 +98,8 @@ class ModelConfig:
     model: str = setting("mnist_svhn")  # a registered model or alias: mmvae (mnist_svhn), vae (mnist, svhn), fummvae
     modality: str = setting("")  # unimodal models: the modality of the data they read
     latent_dim: int = setting(20, check=POSITIVE)
-    distr: Literal["Normal", "Laplace"] = setting("Normal")  # family of prior, posterior and likelihood
+    distr: Literal["Normal", "Laplace"] = setting("Normal")  # family of prior, posterior (and likelihood)
+    likelihood: Literal["same", "Normal", "Laplace"] = setting("same")  # pixel likelihood's family (same: distr)
     posterior_scale: Literal["auto", "exp", "softmax"] = setting("auto")  # auto: Normal exp, Laplace softmax·D
     decoder_scale: float = setting(0.75, check=POSITIVE)  # fixed scale of p(x|z) per pixel
     learn_prior: bool = setting(False)
@@ -126,6 +127,7 @@ class TrainConfig:
     nan_policy: Literal["stop", "skip"] = setting("stop", role="machine")
     checkpoint_every: int = setting(0, check=NON_NEGATIVE, role="machine")  # also every N steps (0: epoch ends)
     dreg_as_released: bool = setting(False)  # reproduce the original's DReG (hook never fires)
+    kl_warmup_epochs: float = setting(0.0, check=NON_NEGATIVE)  # KL weight ramped 0 → 1 over N epochs (products)
     objective_weights: dict[str, float] = setting(factory=dict)  # factorised objectives' term weights
     compile: bool = setting(False, role="machine")  # torch.compile the model
     bf16: bool = setting(False)  # bf16 autocast of the networks (GPU, or CPUs with bf16 units)

@@ -183,3 +183,14 @@ def test_presets_load_and_validate():
     assert paper.model.nets["mnist"].arch == "fc" and paper.model.nets["svhn"].fbase == 32
     seed = validate(load_preset("seed"))
     assert (seed.train.obj, seed.model.distr, seed.data.dm) == ("elbo_naive", "Normal", 30)
+
+
+@pytest.mark.integration
+def test_probes_every_epoch_give_their_trend(tmp_path):
+    """--probe-every fits the latent probes in each test pass (which otherwise runs in inference mode)."""
+    run = tmp_path / "run"
+    assert main(["train", *TINY, "--epochs", "2", "--no-figures", "--no-analytics", "--no-final-eval",
+                 "--probe-every", "1", "--run-dir", str(run)]) == 0
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert all(0 <= r["test_probe_mnist"] <= 1 and 0 <= r["test_probe_svhn"] <= 1 for r in rows)
+    assert "test_logp_joint_K10" in rows[-1]

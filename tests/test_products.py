@@ -162,3 +162,40 @@ def test_every_model_trains_on_3_and_5_modalities(name, M):
         losses.append(float(result.loss.detach()))
     assert all(math.isfinite(v) for v in losses) and losses[-1] < losses[0]
     assert [g.shape for g in model.generate(2)] == [(2, 1, 4, 4)] * M
+
+
+def test_kl_warm_up_trains_a_scaled_kl_and_reports_the_bound():
+    torch.manual_seed(4)
+    for cls, name in ((MVAE, "mvae_elbo"), (MoPoE, "mopoe_elbo")):
+        model = cls(_mods(3), latent_dim=2, nets=[FC] * 3)
+        xs = _batch(3)
+        torch.manual_seed(5)
+        out = model(xs)
+        info = OBJECTIVES.get(name)
+        full = info.fn(out, xs)
+        none = info.fn(out, xs, kl_scale=0.0)
+        half = info.fn(out, xs, kl_scale=0.5)
+        assert info.warmup and full.surrogate is None
+        torch.testing.assert_close(half.value, full.value)  # the reported bound keeps the whole KL
+        torch.testing.assert_close(half.surrogate, (full.value + none.surrogate) / 2)  # linear in the scale
+        assert none.surrogate > full.value
+
+
+def test_an_expert_that_switches_itself_off_stays_finite():
+    model = MVAE(_mods(2), latent_dim=2, nets=[FC] * 2)
+    with torch.no_grad():
+        for e in model.experts:
+            e.encoder.raw_scale.bias.fill_(500.0)  # exp(250) overflows float32 without the bound
+    xs = _batch(2)
+    result = OBJECTIVES.get("mvae_elbo").fn(model(xs), xs)
+    assert torch.isfinite(result.value)
+
+
+def test_normal_posteriors_with_a_laplace_likelihood():
+    from mmvae.config import ModelConfig
+
+    cfg = ModelConfig(model="mopoe", latent_dim=2, likelihood="Laplace", nets={f"m{i}": FC for i in range(3)})
+    model = build_model(cfg, _mods(3))
+    assert model.family.name == "Normal" and {lk.family.name for lk in model.likelihoods} == {"Laplace"}
+    assert build_model(ModelConfig(model="mopoe", latent_dim=2, nets={f"m{i}": FC for i in range(3)}),
+                       _mods(3)).likelihoods[0].family.name == "Normal"  # "same": the posterior's family

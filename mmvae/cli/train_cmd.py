@@ -47,6 +47,8 @@ OPTIONS = [
         (["--modality"], "model.modality", {"metavar": "NAME"}, "the modality a unimodal VAE reads"),
         (["--latent-dim", "--latent_dim"], "model.latent_dim", {"type": int}, "latent size D (seed: 20)"),
         (["--distr"], "model.distr", {}, "Normal or Laplace for prior, posterior and likelihood"),
+        (["--likelihood"], "model.likelihood", {}, "the pixel likelihood's family when it differs from --distr: "
+         "Normal | Laplace (e.g. the product models' Normal posteriors with a Laplace likelihood)"),
         (["--posterior-scale"], "model.posterior_scale", {}, "auto | exp | softmax (softmax·D, the original's Laplace form)"),
         (["--decoder_scale", "--decoder-scale"], "model.decoder_scale", {"type": float}, "fixed scale of p(x|z) (seed: 0.75)"),
         (["--learn-prior", "--learn_prior"], "model.learn_prior", {"action": "store_const", "const": True},

@@ -27,20 +27,22 @@ def encode_latents(encode_fn, data: PairedData, use_mean: bool = True, batch_siz
 
 
 def fit_linear_probe(z: torch.Tensor, y: torch.Tensor, num_classes: int, l2: float = 1e-4, max_iter: int = 200):
-    """(weight, bias, mean, std) of a logistic regression on standardised latents."""
-    mean, std = z.mean(0), z.std(0).clamp(min=1e-6)
-    x = (z - mean) / std
-    W = torch.zeros(z.shape[1], num_classes, requires_grad=True)
-    b = torch.zeros(num_classes, requires_grad=True)
-    opt = torch.optim.LBFGS([W, b], lr=1, max_iter=max_iter, line_search_fn="strong_wolfe")
+    """(weight, bias, mean, std) of a logistic regression on standardised latents; it fits with
+    gradients on, wherever it is called from (an inference-mode test pass included)."""
+    with torch.inference_mode(False), torch.enable_grad():
+        z, y = z.clone(), y.clone()  # ordinary tensors, even if made in inference mode
+        mean, std = z.mean(0), z.std(0).clamp(min=1e-6)
+        x = (z - mean) / std
+        W = torch.zeros(z.shape[1], num_classes, requires_grad=True)
+        b = torch.zeros(num_classes, requires_grad=True)
+        opt = torch.optim.LBFGS([W, b], lr=1, max_iter=max_iter, line_search_fn="strong_wolfe")
 
-    def closure():
-        opt.zero_grad()
-        loss = F.cross_entropy(x @ W + b, y) + l2 * W.pow(2).sum()
-        loss.backward()
-        return loss
+        def closure():
+            opt.zero_grad()
+            loss = F.cross_entropy(x @ W + b, y) + l2 * W.pow(2).sum()
+            loss.backward()
+            return loss
 
-    with torch.enable_grad():
         opt.step(closure)
     return W.detach(), b.detach(), mean, std
 

@@ -18,6 +18,7 @@ def model_settings(cfg, modalities: list[ModalitySpec]) -> dict:
         scale_param=None if cfg.posterior_scale == "auto" else cfg.posterior_scale,
         learn_prior=cfg.learn_prior, decoder_scale=cfg.decoder_scale,
         llik_scalings=likelihood_scalings(cfg, modalities),
+        likelihood=None if cfg.likelihood == "same" else cfg.likelihood,
     )
 
 

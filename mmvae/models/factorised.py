@@ -65,13 +65,14 @@ class FactorisedMMVAE(MultimodalVAE):
     def __init__(self, modalities: Sequence[ModalitySpec], latent_dim: int = 20, private_latent_dim: int = 20,
                  family: str = "Normal", scale_param: str | None = None, learn_prior: bool = False,
                  decoder_scale: float = 0.75, llik_scalings: Sequence[float] | None = None,
-                 nets: Sequence[NetSpec] | None = None, decoder: str = "separate"):
+                 nets: Sequence[NetSpec] | None = None, decoder: str = "separate", likelihood: str | None = None):
         if private_latent_dim < 1:
             raise ConfigError(f"private_latent_dim must be at least 1, got {private_latent_dim}.")
         super().__init__(modalities, latent_dim, [private_latent_dim] * len(modalities))
         nets = list(nets) if nets is not None else [NetSpec() for _ in modalities]
         self.joint_decoder = decoder == "joint"
-        common = dict(family=family, scale_param=scale_param, learn_prior=learn_prior, decoder_scale=decoder_scale)
+        common = dict(family=family, scale_param=scale_param, learn_prior=learn_prior, decoder_scale=decoder_scale,
+                      likelihood=likelihood)
         self.shared = MMVAE(modalities, latent_dim, llik_scalings=llik_scalings, nets=nets,
                             decoder_latent_dim=latent_dim + private_latent_dim if self.joint_decoder else None,
                             **common)

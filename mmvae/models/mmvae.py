@@ -36,6 +36,7 @@ class MMVAE(MultimodalVAE):
         llik_scalings: Sequence[float] | None = None,
         nets: Sequence[NetSpec] | None = None,
         decoder_latent_dim: int | None = None,
+        likelihood: str | None = None,
     ):
         super().__init__(modalities, latent_dim)
         if decoder_scale <= 0:
@@ -50,7 +51,8 @@ class MMVAE(MultimodalVAE):
         )
         self.prior_module = Prior(latent_dim, self.family, self.scale_param, learn_prior)
         lams = list(llik_scalings) if llik_scalings is not None else auto_llik_scalings(self.modalities)
-        self.likelihoods = [PixelLikelihood(self.family, decoder_scale, lam) for lam in lams]
+        lik_family = FAMILIES.get(likelihood) if likelihood else self.family
+        self.likelihoods = [PixelLikelihood(lik_family, decoder_scale, lam) for lam in lams]
 
     @property
     def kind(self) -> str:

@@ -89,7 +89,7 @@ class MMVAEPlus(MultimodalVAE):
     def __init__(self, modalities: Sequence[ModalitySpec], latent_dim: int = 32, private_latent_dim: int = 32,
                  family: str = "Laplace", scale_param: str | None = None, learn_prior: bool = False,
                  decoder_scale: float = 0.75, llik_scalings: Sequence[float] | None = None,
-                 nets: Sequence[NetSpec] | None = None, variant: str = "mmvaeplus"):
+                 nets: Sequence[NetSpec] | None = None, variant: str = "mmvaeplus", likelihood: str | None = None):
         if private_latent_dim < 1:
             raise ConfigError(f"MMVAE+ needs private latents: private_latent_dim must be at least 1, got "
                               f"{private_latent_dim}. Set --private-latent-dim (the official PolyMNIST setting is 32).")
@@ -111,7 +111,8 @@ class MMVAEPlus(MultimodalVAE):
         self.aux_priors = nn.ModuleList(Prior(private_latent_dim, self.family, self.scale_param, True)
                                         for _ in self.modalities)
         lams = list(llik_scalings) if llik_scalings is not None else [1.0] * self.M
-        self.likelihoods = [PixelLikelihood(self.family, decoder_scale, lam) for lam in lams]
+        lik_family = FAMILIES.get(likelihood) if likelihood else self.family
+        self.likelihoods = [PixelLikelihood(lik_family, decoder_scale, lam) for lam in lams]
 
     @property
     def kind(self) -> str:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from ..distributions import DiagDist, PixelLikelihood
+from ..distributions import FAMILIES, DiagDist, PixelLikelihood, scale_from_raw
 from ..errors import ConfigError
 from .build import model_settings, network_specs
 from .contract import Encoding, MultimodalVAE
@@ -23,6 +23,8 @@ from .modality import ModalitySpec
 from .prior import Prior
 from .products import nonempty_subsets, product_of_experts, subset_mask
 from .registry import ModelInfo, register_model
+
+RAW_LIMIT = 30.0  # bound of an expert's log-variance (variance e^±30)
 
 
 @dataclass
@@ -56,24 +58,28 @@ class ProductExperts(MultimodalVAE):
 
     def __init__(self, modalities: Sequence[ModalitySpec], latent_dim: int = 20, family: str = "Normal",
                  scale_param: str | None = None, learn_prior: bool = False, decoder_scale: float = 0.75,
-                 llik_scalings: Sequence[float] | None = None, nets=None):
+                 llik_scalings: Sequence[float] | None = None, nets=None, likelihood: str | None = None):
         super().__init__(modalities, latent_dim)
         if family != "Normal":
             raise ConfigError(f"Product-of-experts models use Normal posteriors (the product of Normal experts is "
-                              f"Normal); got distr '{family}'. Use --distr Normal.")
+                              f"Normal); got distr '{family}'. Use --distr Normal (with --likelihood Laplace for a "
+                              "Laplace likelihood).")
         if decoder_scale <= 0:
             raise ConfigError(f"decoder_scale must be positive, got {decoder_scale}.")
-        from ..distributions import FAMILIES
-
         self.family = FAMILIES.get("Normal")
         self.scale_param = scale_param or "exp"
         self.experts = nn.ModuleList(Expert(m, latent_dim, n, self.scale_param) for m, n in zip(self.modalities, nets))
         self.prior_module = Prior(latent_dim, self.family, self.scale_param, learn_prior)
         lams = list(llik_scalings) if llik_scalings is not None else [1.0] * len(self.modalities)
-        self.likelihoods = [PixelLikelihood(self.family, decoder_scale, lam) for lam in lams]
+        lik_family = FAMILIES.get(likelihood) if likelihood else self.family
+        self.likelihoods = [PixelLikelihood(lik_family, decoder_scale, lam) for lam in lams]
 
     def expert(self, x: Tensor, m: int) -> DiagDist:
-        return DiagDist(self.family, *self.experts[m].posterior_params(x))
+        """Modality m's Normal factor. Its log-variance is bounded to ±30: an expert that switches
+        itself off (variance → ∞, precision → 0) stays finite in float32 instead of overflowing."""
+        loc, raw = self.experts[m].encoder(x)
+        raw = raw.float().clamp(-RAW_LIMIT, RAW_LIMIT)
+        return DiagDist(self.family, loc.float(), scale_from_raw(raw, self.scale_param))
 
     def decode(self, z: Tensor, m: int, w: Tensor | None = None) -> Tensor:
         if w is not None:
@@ -155,5 +161,5 @@ def build_mvae(cfg, modalities: list[ModalitySpec], options: MVAEOptions) -> MVA
 
 
 register_model(ModelInfo(
-    "mvae", build_mvae, kind="poe", options=MVAEOptions,
+    "mvae", build_mvae, kind="poe", options=MVAEOptions, defaults={"train.kl_warmup_epochs": 1.0},
     description="product of experts with the prior expert and sub-sampled subset ELBOs (Wu & Goodman 2018)"))

@@ -58,6 +58,8 @@ class ObjectiveInfo:
         ``looser`` telling whether ``--looser`` is part of that choice.
     evaluated_by: the registered objective whose value the test pass reports (None: itself).
     options: keyword option of ``fn`` → the config path that sets it.
+    warmup: ``fn`` takes ``kl_scale`` (0 … 1), the factor of its KL terms during a KL warm-up
+        (``train.kl_warmup_epochs``): the training loss uses it, the reported bound does not.
     """
 
     name: str
@@ -70,6 +72,7 @@ class ObjectiveInfo:
     evaluated_by: str | None = None
     options: dict[str, str] = field(default_factory=dict)
     doc: str = ""
+    warmup: bool = False
 
     @property
     def test_objective(self) -> str:
@@ -81,13 +84,14 @@ OBJECTIVES: Registry[ObjectiveInfo] = Registry("objective")
 
 def objective(name: str, *, kind: str, cli_name: str | None = None, decodes: str = "all",
               estimator: str = "elbo", looser: bool = False, evaluated_by: str | None = None,
-              options: dict[str, str] | None = None):
+              options: dict[str, str] | None = None, warmup: bool = False):
     """Registers a function ``(out, xs, **options) -> ObjectiveResult`` under ``name``."""
 
     def deco(fn):
         doc = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else ""
         OBJECTIVES.register(name)(ObjectiveInfo(
-            name, fn, decodes, kind, estimator, cli_name or name, looser, evaluated_by, dict(options or {}), doc))
+            name, fn, decodes, kind, estimator, cli_name or name, looser, evaluated_by, dict(options or {}), doc,
+            warmup))
         return fn
 
     return deco

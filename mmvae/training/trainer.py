@@ -162,6 +162,7 @@ class Trainer:
         n_steps = self.train_data.n_batches(t.batch_size, self.dist.world)
         if t.max_steps:
             n_steps = min(n_steps, t.max_steps)
+        self.steps_per_epoch = n_steps
         start = time.perf_counter()
         done_before = self.step
         batches = self.train_data.batches(t.batch_size, seed=t.seed, epoch=self.epoch, start_step=self.step,
@@ -197,7 +198,7 @@ class Trainer:
                 out = self.forward_model(xs, K=self.K, decodes=self.info.decodes)
         else:
             out = self.forward_model(xs, K=self.K, decodes=self.info.decodes)
-        result = self.objective(out, xs)
+        result = self.objective(out, xs, **self.warmup())
         loss = result.training_loss
         if not torch.isfinite(loss):
             self.non_finite(result)
@@ -205,6 +206,15 @@ class Trainer:
         loss.backward()
         self.opt.step()
         self.sums.add(result, len(xs[0]))
+
+    def warmup(self) -> dict:
+        """``kl_scale`` for objectives with a KL warm-up: linear from 0 to 1 over
+        ``train.kl_warmup_epochs`` epochs (resumes where it was: it follows epoch and step)."""
+        epochs = self.cfg.train.kl_warmup_epochs
+        if not epochs or not self.info.warmup:
+            return {}
+        done = self.epoch - 1 + self.step / max(self.steps_per_epoch, 1)
+        return {"kl_scale": min(1.0, done / epochs)}
 
     def non_finite(self, result) -> None:
         bad = [k for k, v in result.terms.items() if not math.isfinite(float(v))] or ["loss"]
@@ -230,21 +240,22 @@ class Trainer:
             return fn(*args)
 
     def test_epoch(self) -> dict:
-        return self.with_eval_rng(self.epoch, self._test_pass)
+        """The test objective, then the injected metrics (outside inference mode: a probe fits)."""
+        start = time.perf_counter()
+        row = self.with_eval_rng(self.epoch, self._test_pass)
+        row.update(self.with_eval_rng(self.epoch, self.extra_metrics))
+        row["test_time_s"] = time.perf_counter() - start
+        return row
 
     @torch.inference_mode()
     def _test_pass(self) -> dict:
-        start = time.perf_counter()
         sums = EpochSums()
         bs = max(self.cfg.train.batch_size, 512)
         with evaluating(self.model):
             for _, xs, _ in self.test_data.batches(bs, shuffle=False, rank=self.dist.rank, world=self.dist.world):
                 out = self.model(xs, K=self.K, decodes=self.info.decodes)
                 sums.add(self.test_objective(out, xs), len(xs[0]))
-        sums = self.dist.reduce_sums(sums)
-        row = {**sums.means("test"), **self.extra_metrics()}
-        row["test_time_s"] = time.perf_counter() - start
-        return row
+        return self.dist.reduce_sums(sums).means("test")
 
     def extra_metrics(self) -> dict:
         """The injected per-epoch metrics, on rank 0 only."""
