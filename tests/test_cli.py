@@ -141,9 +141,11 @@ EVAL_FAST = ["--set", "eval.classifier_epochs=1", "--set", "eval.iwae_K=4", "--s
 
 
 @pytest.mark.integration
-def test_train_with_final_evaluation_writes_the_report(tmp_path, capsys):
+def test_train_with_final_evaluation_writes_the_report(tmp_path, capsys, monkeypatch):
     run = tmp_path / "run"
     clf_dir = tmp_path / "clf"
+    # an installation without shipped judges: they are trained here and cached in clf_dir
+    monkeypatch.setattr("mmvae.evaluation.judges.shipped_dir", lambda: tmp_path / "no-judges")
     assert main(["train", *TINY, "--epochs", "1", "--no-figures", "--no-analytics", "--run-dir", str(run),
                  *EVAL_FAST, "--set", f"eval.classifier_dir={clf_dir}"]) == 0
     out = capsys.readouterr().out

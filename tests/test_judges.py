@@ -13,6 +13,7 @@ from mmvae.data import register_arrays, synthetic
 from mmvae.errors import DataError
 from mmvae.evaluation.classifiers import (
     LEGACY_LAYERS,
+    JUDGE_HIDDEN,
     DigitClassifier,
     judge_batch_size,
     judge_layers,
@@ -38,8 +39,11 @@ def test_layers_follow_the_image_size_and_keep_the_original_judge_at_28_and_32()
 
 
 def test_original_judge_parameters_are_unchanged():
+    """The seed's judge (hidden 128) is still buildable; the shipped judges use a hidden layer of 32."""
+    assert sum(p.numel() for p in DigitClassifier((1, 28, 28), hidden=128).parameters()) == 454_922
     net = DigitClassifier((1, 28, 28))
-    assert sum(p.numel() for p in net.parameters()) == 454_922
+    assert net.hidden == JUDGE_HIDDEN == 32
+    assert sum(p.numel() for p in net.parameters()) == 454_922 - 96 * 3136 - 96 * 10 - 96  # 152,810
     assert list(net.state_dict()) == ["features.0.weight", "features.0.bias", "features.3.weight", "features.3.bias",
                                       "head.2.weight", "head.2.bias", "head.4.weight", "head.4.bias"]
 
