@@ -12,8 +12,8 @@ import torch.nn.functional as F
 from mmvae.data import register_arrays, synthetic
 from mmvae.errors import DataError
 from mmvae.evaluation.classifiers import (
-    LEGACY_LAYERS,
     JUDGE_HIDDEN,
+    LEGACY_LAYERS,
     DigitClassifier,
     judge_batch_size,
     judge_layers,
