@@ -64,9 +64,9 @@ def test_objectives_match_a_slow_direct_computation(name, K):
 def test_cross_reconstruction_draws_private_latents_from_the_auxiliary_prior():
     M = 3
     model, xs = _model(M), _batch(M, B=64)
-    with torch.no_grad():  # r_d: almost all of the scale on the first dimension; q(w|x) far from 0
-        for aux in model.aux_priors:
-            aux.raw_scale.copy_(torch.tensor([[10.0, -10.0, -10.0]]))
+    with torch.no_grad():  # r_d: almost all of its scale on dimension d, a different one per modality;
+        for d, aux in enumerate(model.aux_priors):  # q(w|x) far from 0, p(w) unit-scale on every dimension
+            aux.raw_scale.copy_(torch.full((1, 3), -10.0).index_fill_(1, torch.tensor([d]), 10.0))
         for e in model.experts:
             e.encoder_w.loc.bias.fill_(5.0)
     seen = {}
@@ -80,8 +80,9 @@ def test_cross_reconstruction_draws_private_latents_from_the_auxiliary_prior():
             w_part = u[r, ..., 2:]
             if r == d:  # self-reconstruction: the modality's own posterior sample
                 torch.testing.assert_close(w_part, out.w[d])
-            else:  # cross: w̃ ~ r_d, concentrated on its first dimension, nothing like q(w|x) (≈ 5)
-                assert w_part[..., 1:].abs().max() < 1e-3 and w_part[..., 0].abs().mean() > 0.3
+            else:  # cross: w̃ ~ r_d (the target's), on dimension d only: not q(w|x) (≈ 5), p(w) or r_r
+                others = [i for i in range(3) if i != d]
+                assert w_part[..., others].abs().max() < 1e-3 and w_part[..., d].abs().mean() > 0.3
                 assert (w_part - out.w[d]).abs().mean() > 1.0
 
 
@@ -218,6 +219,21 @@ def test_the_command_line_gives_mmvaeplus_the_official_defaults():
     assert (m.distr, m.decoder_scale, m.latent_dim, m.private_latent_dim) == ("Laplace", 0.75, 32, 32)
     assert cfg("--distr", "Normal", "--latent-dim", "8").model.distr == "Normal"  # the flags given win
     assert cfg("--latent-dim", "8").model.latent_dim == 8
+
+
+def test_a_config_file_naming_mmvaeplus_gets_the_official_defaults_it_leaves_out(tmp_path):
+    from mmvae.cli.main import build_parser
+    from mmvae.cli.train_cmd import config_from_args
+    from mmvae.pipeline.components import make_objective
+
+    path = tmp_path / "plus.yaml"
+    path.write_text("model: {model: mmvaeplus, latent_dim: 16}\ntrain: {obj: dreg}\n")
+    cfg = config_from_args(build_parser().parse_args(["train", "--config", str(path)]))[0]
+    m = cfg.model
+    assert (m.distr, m.decoder_scale, m.latent_dim, m.private_latent_dim) == ("Laplace", 0.75, 16, 32)
+    assert make_objective(cfg)[3] == 10  # DReG with the authors' K = 10
+    cfg.train.K = 4
+    assert make_objective(cfg)[3] == 4
 
 
 @pytest.mark.integration

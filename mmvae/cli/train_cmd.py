@@ -6,6 +6,8 @@ import copy
 from importlib import resources
 from pathlib import Path
 
+import yaml
+
 from ..config import RunConfig, differences, set_path
 from ..errors import ConfigError
 
@@ -83,7 +85,7 @@ OPTIONS = [
          "fission"),
         (["--looser"], "train.looser", {"action": "store_const", "const": True},
          "iwae/dreg: average over modalities outside the log (the original's looser bound)"),
-        (["--K"], "train.K", {"type": int}, "importance samples per input (default 1 for ELBOs, 20 for iwae/dreg)"),
+        (["--K"], "train.K", {"type": int}, "importance samples per input (default 1 for ELBOs, 20 for iwae/dreg; 10 for MMVAE+ as its authors)"),
         (["--epochs"], "train.epochs", {"type": int}, "training epochs (seed: 10)"),
         (["--batch-size", "--batch_size"], "train.batch_size", {"type": int}, "pairs per step (seed: 256)"),
         (["--lr"], "train.lr", {"type": float}, "Adam learning rate (1e-3)"),
@@ -226,18 +228,45 @@ def config_from_args(args) -> tuple[RunConfig, bool]:
     cfg = load_preset(args.preset) if args.preset else (
         RunConfig.from_yaml(args.config) if args.config else RunConfig())
     apply_network_flags(cfg, args)
-    if "model.model" in over:  # a model chosen on the command line brings its own defaults
-        from ..models import resolve_model
-
-        for path, value in resolve_model(over["model.model"])[0].defaults.items():
-            if path not in over:
-                set_path(cfg, path, value)
+    _apply_model_defaults(cfg, over, _file_paths(args))
     if args.run_dir:
         cfg.run_dir = args.run_dir
     if args.experiment is not None:
         cfg.experiment = args.experiment
     _apply(cfg, over)
     return cfg, False
+
+
+def _file_paths(args) -> set[str]:
+    """The dotted paths that the preset or config file sets explicitly."""
+    if args.preset:
+        with resources.as_file(resources.files("mmvae.configs") / f"{args.preset}.yaml") as path:
+            raw = yaml.safe_load(path.read_text()) or {}
+    elif args.config:
+        raw = yaml.safe_load(Path(args.config).read_text()) or {}
+    else:
+        return set()
+
+    def walk(d, prefix):
+        for key, value in d.items():
+            if isinstance(value, dict) and key != "nets" and key != "options":
+                yield from walk(value, f"{prefix}{key}.")
+            else:
+                yield f"{prefix}{key}"
+
+    return set(walk(raw, "")) if isinstance(raw, dict) else set()
+
+
+def _apply_model_defaults(cfg: RunConfig, over: dict, file_paths: set[str]) -> None:
+    """A model brings its own defaults (MMVAE+: the authors' PolyMNIST settings). Chosen on the
+    command line, they replace the file's values except the flags given; chosen in a file, they
+    fill in what the file leaves out."""
+    from ..models import resolve_model
+
+    on_command_line = "model.model" in over
+    for path, value in resolve_model(over.get("model.model", cfg.model.model))[0].defaults.items():
+        if path not in over and (on_command_line or path not in file_paths):
+            set_path(cfg, path, value)
 
 
 def _same_model(path: str, old, new) -> bool:

@@ -156,8 +156,9 @@ def polymnist(quick: bool, dataset: str, data_dir: str | None, seeds=None) -> St
                   "posteriors for the first three (the MVAE with a one-epoch KL warm-up), the authors' Laplace with "
                   "private latents of 32 and β 2.5 for MMVAE+; coherence given k = 1 … 4 modalities.",
                   figures="coherence-k",
-                  full_runtime="9 runs × 30 epochs of 60,000 tuples: about 20 h on a 2-core CPU (estimated from the "
-                                "measured PolyMNIST throughput, docs/performance.md); GPU not yet measured")
+                  full_runtime="12 runs × 30 epochs of 60,000 tuples at batch 32: about 15 h on a 2-core CPU "
+                                "(training rates measured in the quick study: mmvae 362, mvae 526, mopoe 821, MMVAE+ "
+                                "280 tuples/s, docs/results-polymnist.md); GPU not yet measured")
     for label, model in POLYMNIST_MODELS:
         cfg = _base("polymnist", data_dir, quick)
         cfg.model.model, cfg.model.latent_dim = model, 32

@@ -60,6 +60,8 @@ class ObjectiveInfo:
     options: keyword option of ``fn`` → the config path that sets it.
     warmup: ``fn`` takes ``kl_scale`` (0 … 1), the factor of its KL terms during a KL warm-up
         (``train.kl_warmup_epochs``): the training loss uses it, the reported bound does not.
+    default_K: the samples per item when ``train.K`` is not set (None: 20 for an ``iwae``
+        estimator, 1 otherwise).
     """
 
     name: str
@@ -73,6 +75,7 @@ class ObjectiveInfo:
     options: dict[str, str] = field(default_factory=dict)
     doc: str = ""
     warmup: bool = False
+    default_K: int | None = None
 
     @property
     def test_objective(self) -> str:
@@ -84,14 +87,14 @@ OBJECTIVES: Registry[ObjectiveInfo] = Registry("objective")
 
 def objective(name: str, *, kind: str, cli_name: str | None = None, decodes: str = "all",
               estimator: str = "elbo", looser: bool = False, evaluated_by: str | None = None,
-              options: dict[str, str] | None = None, warmup: bool = False):
+              options: dict[str, str] | None = None, warmup: bool = False, default_K: int | None = None):
     """Registers a function ``(out, xs, **options) -> ObjectiveResult`` under ``name``."""
 
     def deco(fn):
         doc = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else ""
         OBJECTIVES.register(name)(ObjectiveInfo(
             name, fn, decodes, kind, estimator, cli_name or name, looser, evaluated_by, dict(options or {}), doc,
-            warmup))
+            warmup, default_K))
         return fn
 
     return deco

@@ -60,7 +60,8 @@ def mmvaeplus_elbo(out: PlusOutput, xs, weights: dict | None = None) -> Objectiv
     return ObjectiveResult(per_item.sum(), _terms(out, xs), per_item.shape[-1])
 
 
-@objective("mmvaeplus_iwae", kind="mmvaeplus", cli_name="iwae", estimator="iwae", options=WEIGHT_OPTIONS)
+@objective("mmvaeplus_iwae", kind="mmvaeplus", cli_name="iwae", estimator="iwae", options=WEIGHT_OPTIONS,
+           default_K=10)  # K = 10: the official code's IWAE/DReG setting
 def mmvaeplus_iwae(out: PlusOutput, xs, weights: dict | None = None) -> ObjectiveResult:
     """(1/M) Σ_r log (1/K) Σ_k w_r^k: the looser IWAE bound."""
     lw = plus_log_weights(out, xs, _beta(weights))
@@ -69,7 +70,7 @@ def mmvaeplus_iwae(out: PlusOutput, xs, weights: dict | None = None) -> Objectiv
 
 
 @objective("mmvaeplus_dreg", kind="mmvaeplus", cli_name="dreg", estimator="iwae", evaluated_by="mmvaeplus_iwae",
-           options=WEIGHT_OPTIONS)
+           options=WEIGHT_OPTIONS, default_K=10)
 def mmvaeplus_dreg(out: PlusOutput, xs, weights: dict | None = None) -> ObjectiveResult:
     """DReG for the looser bound: value the bound, surrogate (1/M) Σ_r Σ_k w̃_r^k log w_r^k with
     w̃ the per-modality normalised weights and hooks weighting the samples' gradients by w̃."""

@@ -80,7 +80,7 @@ def make_objective(cfg: RunConfig):
     kind = resolve_model(cfg.model.model)[0].kind
     info = OBJECTIVES.get(resolve_objective_name(cfg.train.obj, kind, cfg.train.looser))
     options = objective_options(cfg, info)
-    K = cfg.train.K or (20 if info.estimator == "iwae" else 1)
+    K = cfg.train.K or info.default_K or (20 if info.estimator == "iwae" else 1)
     if info.estimator == "iwae" and K == 1:
         warnings.warn(f"{info.name} with K=1 is an ELBO (one importance sample); pass --K > 1 for a tighter bound.")
     fn = functools.partial(info.fn, **options) if options else info.fn
