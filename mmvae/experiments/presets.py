@@ -203,7 +203,7 @@ def _factorised_config(dataset: str, data_dir, quick: bool, model: str, obj: str
         cfg.model.latent_dim = cfg.model.private_latent_dim = 32
         cfg.model.likelihood = "Laplace"  # the same pixel likelihood for every variant, as MMVAE+'s authors'
         cfg.model.nets = {}  # conv nets (fBase 32) for every 3×28×28 modality, chosen by shape
-        cfg.data.synthetic_train, cfg.data.synthetic_test = (8000, 1000) if quick else (60000, 10000)
+        cfg.data.synthetic_train, cfg.data.synthetic_test = (5000, 1000) if quick else (60000, 10000)
     else:
         cfg.model.latent_dim = cfg.model.private_latent_dim = 20
         cfg.data.dm = 1
