@@ -46,10 +46,8 @@ def test_evaluation_uses_the_shipped_judges_without_training(tmp_path):
     assert not said and not list(tmp_path.iterdir())  # nothing trained, nothing cached
 
 
-def test_polymnist_on_real_digits_uses_the_shipped_judges(tmp_path):
-    from .conftest import mnist_dir
-
-    cfg = DataConfig(dataset="polymnist", data_dir=str(mnist_dir().parent))
+def test_polymnist_on_real_digits_uses_the_shipped_judges(tmp_path, mnist_dir):
+    cfg = DataConfig(dataset="polymnist", data_dir=str(mnist_dir.parent))
     said = []
     for source in DATASETS.get("polymnist").sources(cfg):
         clf = get_classifier(source, cfg, folder=tmp_path, log=said.append)
