@@ -228,8 +228,9 @@ def factorised(quick: bool, dataset: str, data_dir: str | None, seeds=None) -> S
                   "Criterion: MMVAE+'s private-latent digit probe ≤ 30% on every modality while its cross "
                   "coherence and shared probe are at least the plain MMVAE's.",
                   figures="factorised",
-                  full_runtime="30 runs × 20 epochs: about 60 h on a 2-core CPU (estimated from measured throughput); "
-                                "GPU not yet measured")
+                  full_runtime="30 runs × 20 epochs (58,862 pairs; 60,000 PolyMNIST tuples) at batch 32: about 27 h "
+                                "on a 2-core CPU (24 h of training at the rates the quick study measured, 211–1,480 "
+                                "items/s, docs/results-factorised.md, plus evaluation); GPU not yet measured")
     for data_name in ("mnist_synthsvhn", "polymnist"):
         for label, model, obj, options, family in FACTORISED_VARIANTS:
             cfg = _factorised_config(data_name, data_dir, quick, model, obj, options, family)
