@@ -97,3 +97,32 @@ def test_architecture_ranking(tmp_path):
         dirs[d] = label
     lines = ranking(dirs)
     assert "- mnist: conv-32 (10.0) < fc-512 (30.0)" in lines and "- svhn: conv-16 (5.0)" in lines
+
+
+def test_probe_trends_give_each_variant_one_colour_in_both_panels(tmp_path, monkeypatch):
+    """A variant without private latents is absent from the private panel; the others keep the
+    colour of their shared-panel line (the legend is drawn once)."""
+    import json
+
+    from mmvae.experiments import figures
+
+    runs = {}
+    for name, private in (("plain", False), ("split", True)):
+        d = tmp_path / name
+        d.mkdir()
+        rows = []
+        for epoch in (1, 2):
+            row = {"epoch": epoch, "test_probe_m0_shared" if private else "test_probe_m0": 0.5 + 0.1 * epoch}
+            if private:
+                row["test_probe_m0_private"] = 0.4 - 0.1 * epoch
+            rows.append(json.dumps(row))
+        (d / "metrics.jsonl").write_text("\n".join(rows))
+        runs[d] = name
+    seen = {}
+    monkeypatch.setattr(figures, "save_figure", lambda fig, path, dpi: seen.setdefault("fig", fig) and path)
+    figures.probe_trends(runs, tmp_path / "p.png")
+    shared_ax, private_ax = seen["fig"].axes
+    colour = {line.get_label(): line.get_color() for line in shared_ax.lines}
+    curves = [line for line in private_ax.lines if not line.get_label().startswith("_")]  # not the 30% mark
+    assert [line.get_label() for line in curves] == ["split"]
+    assert curves[0].get_color() == colour["split"] != colour["plain"]

@@ -95,10 +95,10 @@ def probe_trends(run_dirs: dict[Path, str], path: Path) -> Path | None:
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
     for ax, part, title in zip(axes, ("shared", "private"), ("shared latents (mean over modalities)",
                                                              "private latents (largest over modalities)")):
-        for label, c in curves.items():
+        for i, (label, c) in enumerate(curves.items()):  # one colour per variant in both panels
             if c[part]:
                 ks = sorted(c[part])
-                ax.plot(ks, [100 * c[part][k] for k in ks], marker="o", label=label)
+                ax.plot(ks, [100 * c[part][k] for k in ks], marker="o", color=f"C{i}", label=label)
         ax.set_title(f"digit probe, {title}", fontsize=9)
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
