@@ -137,8 +137,12 @@ def load_preset(name: str) -> RunConfig:
         from ..registry import closest
 
         raise ConfigError(f"Unknown preset '{name}'.{closest(name, names)} Presets: {', '.join(names)}.")
-    with resources.as_file(resources.files("mmvae.configs") / f"{name}.yaml") as path:
+    with _preset_file(name) as path:
         return RunConfig.from_yaml(path)
+
+
+def _preset_file(name: str):
+    return resources.as_file(resources.files("mmvae.configs") / f"{name}.yaml")
 
 
 def add_parser(sub) -> None:
@@ -240,7 +244,7 @@ def config_from_args(args) -> tuple[RunConfig, bool]:
 def _file_paths(args) -> set[str]:
     """The dotted paths that the preset or config file sets explicitly."""
     if args.preset:
-        with resources.as_file(resources.files("mmvae.configs") / f"{args.preset}.yaml") as path:
+        with _preset_file(args.preset) as path:
             raw = yaml.safe_load(path.read_text()) or {}
     elif args.config:
         raw = yaml.safe_load(Path(args.config).read_text()) or {}
@@ -249,7 +253,7 @@ def _file_paths(args) -> set[str]:
 
     def walk(d, prefix):
         for key, value in d.items():
-            if isinstance(value, dict) and key != "nets" and key != "options":
+            if isinstance(value, dict) and key not in ("nets", "options"):  # those two are values
                 yield from walk(value, f"{prefix}{key}.")
             else:
                 yield f"{prefix}{key}"

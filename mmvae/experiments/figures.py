@@ -61,7 +61,7 @@ def coherence_by_k(run_dirs: dict[Path, str], path: Path) -> Path | None:
     return save_figure(fig, path, dpi=130)
 
 
-def _probe_curves(run_dir: Path) -> dict[str, dict[int, float]]:
+def probe_curves(run_dir: Path) -> dict[str, dict[int, float]]:
     """{shared, private}: epoch → mean shared probe / largest private probe, from metrics.jsonl."""
     import json
 
@@ -88,7 +88,7 @@ def probe_trends(run_dirs: dict[Path, str], path: Path) -> Path | None:
     first: dict[str, Path] = {}
     for run_dir, label in run_dirs.items():
         first.setdefault(label, run_dir)
-    curves = {label: _probe_curves(d) for label, d in first.items()}
+    curves = {label: probe_curves(d) for label, d in first.items()}
     curves = {k: v for k, v in curves.items() if v["shared"]}
     if not curves:
         return None
