@@ -4,6 +4,12 @@ networks, side by side in one run.
 
     python benchmarks/polymnist_throughput.py [--repeats 5] [--steps 20] [--no-peers]
 
+The rounds alternate (mmvae, its networks alone, MultiVae), so a drift of the machine's speed
+moves all three alike; medians over the rounds are reported. "Networks alone" times just the five
+encoders and the decoders on the same number of latents as the model decodes (a sum as the loss):
+the step no implementation with these networks and these kernels can beat, so its ratio to
+MultiVae is the ceiling of any speed-up here.
+
 mmvae runs as the `mmvae` command does (fast routes, channels_last, fused AMSGrad, allocator
 tuned). MultiVae 1.0.3 runs as its users run it: the same networks as stock PyTorch layers (checked
 to compute the same outputs), default memory layout, plain AMSGrad, in a child process whose C
@@ -16,6 +22,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 
@@ -48,14 +55,33 @@ def fake_tuples(n: int = 2048) -> PairedData:
                       torch.randint(0, 10, (n,), generator=g), torch.zeros(n, dtype=torch.long))
 
 
-def ours(name: str, objective: str, args) -> tuple[float, float, float]:
+def ours(name: str, objective: str, args) -> float:
     model = accelerate(our_model(name, args.latent, args.fbase).to(memory_format=torch.channels_last))
     info = OBJECTIVES.get(objective)
 
     def step(xs):
         return info.fn(model(xs, K=1, decodes=info.decodes), xs).training_loss
 
-    return time_steps(step, list(model.parameters()), fake_tuples(), args.batch, args.steps, args.repeats)
+    return time_steps(step, list(model.parameters()), fake_tuples(), args.batch, args.steps, 1)[0]
+
+
+# latents each decoder reads per item: the mixture decodes every encoder's sample with every decoder
+DECODES_PER_DECODER = {"mmvae": M, "mopoe": 1}
+
+
+def networks_alone(name: str, args) -> float:
+    """Tuples/s of the encoders and decoders alone (see the module docstring)."""
+    model = accelerate(our_model(name, args.latent, args.fbase).to(memory_format=torch.channels_last))
+    copies = DECODES_PER_DECODER[name]
+
+    def step(xs):
+        loss = 0.0
+        for expert, x in zip(model.experts, xs):
+            loc, raw = expert.encoder(x)
+            loss = loss + expert.decoder((loc + raw).repeat(copies, 1)).sum()
+        return loss
+
+    return time_steps(step, list(model.parameters()), fake_tuples(), args.batch, args.steps, 1)[0]
 
 
 def peer(name: str, kind: str, args) -> tuple[float, float, float]:
@@ -72,23 +98,23 @@ def peer(name: str, kind: str, args) -> tuple[float, float, float]:
         check_plain(e.encoder, x)
         check_plain(e.decoder, torch.randn(4, args.latent))
     step = multivae_step_fn(mv, model.names)
-    return time_steps(step, list(mv.parameters()), fake_tuples(), args.batch, args.steps, args.repeats, fused=False)
+    return time_steps(step, list(mv.parameters()), fake_tuples(), args.batch, args.steps, 1, fused=False)[0]
 
 
-def peer_in_child(name: str, kind: str, args) -> tuple[float, float, float]:
-    argv = ["--batch", str(args.batch), "--steps", str(args.steps), "--repeats", str(args.repeats),
+def peer_in_child(name: str, kind: str, args) -> float:
+    argv = ["--batch", str(args.batch), "--steps", str(args.steps),
             "--latent", str(args.latent), "--fbase", str(args.fbase), "--peer-child", name, kind]
     here = os.path.dirname(os.path.abspath(__file__))
     out = subprocess.run([sys.executable, os.path.abspath(__file__), *argv], check=True, capture_output=True,
                          text=True, cwd=here, env={**os.environ, "MMVAE_MALLOC_TUNING": "0"}).stdout
-    return tuple(json.loads(out.strip().splitlines()[-1]))
+    return json.loads(out.strip().splitlines()[-1])
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--steps", type=int, default=20)
-    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--repeats", type=int, default=5, help="rounds, each timing all three side by side")
     ap.add_argument("--latent", type=int, default=32)
     ap.add_argument("--fbase", type=int, default=32)
     ap.add_argument("--no-peers", dest="peers", action="store_false", help="time mmvae only")
@@ -98,24 +124,41 @@ def main() -> None:
     if args.peer_child:
         print(json.dumps(peer(*args.peer_child, args)))
         return
-    tune_allocator()  # as the mmvae command does
+    tune_allocator()  # as the mmvae command does (the MultiVae child leaves it alone)
     print(f"# PolyMNIST (M={M}, 3×28×28) training throughput, conv fBase {args.fbase}, latent {args.latent}, "
           f"batch {args.batch}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"{platform.processor() or platform.machine()}")
     rows = []
     for name, objective, kind in CASES:
-        med, lo, hi = ours(name, objective, args)
-        row = {"model": name, "objective": objective, "mmvae": med, "mmvae_min": lo, "mmvae_max": hi}
-        text = f"{name:6s} {objective:14s} mmvae {med:7.1f} ({lo:.1f}–{hi:.1f}) tuples/s"
+        timed = {"mmvae": [], "networks": [], "multivae": []}
+        for _ in range(args.repeats):
+            timed["mmvae"].append(ours(name, objective, args))
+            if name in DECODES_PER_DECODER:
+                timed["networks"].append(networks_alone(name, args))
+            if args.peers:
+                timed["multivae"].append(peer_in_child(name, kind, args))
+        row = {"model": name, "objective": objective}
+        for key, rates in timed.items():
+            if rates:
+                row.update({key: statistics.median(rates), f"{key}_min": min(rates), f"{key}_max": max(rates)})
+        text = f"{name:6s} {objective:14s} mmvae {_spread(row, 'mmvae')}"
         if args.peers:
-            pmed, plo, phi = peer_in_child(name, kind, args)
-            row.update(multivae=pmed, multivae_min=plo, multivae_max=phi, ratio=med / pmed)
-            text += f" | MultiVae {pmed:7.1f} ({plo:.1f}–{phi:.1f}) | ×{med / pmed:.2f}"
+            row["ratio"] = row["mmvae"] / row["multivae"]
+            text += f" | MultiVae {_spread(row, 'multivae')} | ×{row['ratio']:.2f}"
+        if "networks" in row:
+            text += f" | networks alone {_spread(row, 'networks')}"
+            if args.peers:
+                row["ceiling"] = row["networks"] / row["multivae"]
+                text += f" (×{row['ceiling']:.2f})"
         rows.append(row)
         print(text, flush=True)
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"batch": args.batch, "latent": args.latent, "fbase": args.fbase, "rows": rows}, f, indent=1)
+
+
+def _spread(row: dict, key: str) -> str:
+    return f"{row[key]:7.1f} ({row[key + '_min']:.1f}–{row[key + '_max']:.1f})"
 
 
 if __name__ == "__main__":

@@ -225,3 +225,57 @@ def test_conv_with_bias_added_apart_matches_the_layer(layer):
     params = [x, layer.weight, layer.bias]
     for a, b in zip(_grads(out, params), _grads(ref, params)):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("name,objective", [("mmvae", "m_iwae_looser"), ("mvae", "mvae_elbo"),
+                                            ("mopoe", "mopoe_elbo")])
+def test_accelerated_training_step_equals_the_plain_model(name, objective):
+    """The fast training path (ReLUs fused into the convolutions after them, biases apart, the
+    sub-pixel last layer) gives the plain model's objective and gradients, with the default
+    conv nets and channels_last, for each aggregation."""
+    from mmvae.config import ModelConfig
+    from mmvae.models import build_model
+
+    mods = [ModalitySpec(f"m{i}", (3, 28, 28)) for i in range(3)]
+    torch.manual_seed(3)
+    cfg = ModelConfig(model=name, latent_dim=6, nets={m.name: NetSpec("conv", fbase=4) for m in mods})
+    ref = build_model(cfg, mods).to(memory_format=torch.channels_last)
+    fast = accelerate(copy.deepcopy(ref))
+    xs = [torch.rand(5, 3, 28, 28).contiguous(memory_format=torch.channels_last) for _ in mods]
+    info = OBJECTIVES.get(objective)
+    results = []
+    for model in (ref, fast):
+        torch.manual_seed(4)
+        res = info.fn(model(xs, K=2, decodes=info.decodes), xs)
+        res.training_loss.backward()
+        results.append((res.value.detach(), [p.grad.clone() for p in model.parameters() if p.grad is not None]))
+    (value_ref, grads_ref), (value_fast, grads_fast) = results
+    assert is_accelerated(fast) and not is_accelerated(ref)
+    torch.testing.assert_close(value_fast, value_ref, rtol=1e-5, atol=1e-3)
+    assert len(grads_fast) == len(grads_ref)
+    for a, b in zip(grads_fast, grads_ref):
+        torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-4)
+
+
+@pytest.mark.parametrize("transposed", [False, True])
+def test_relu_fused_into_a_convolution_matches_relu_then_layer(transposed):
+    """relu_conv_bias_apart: with a history (fused, in place), without one (inference) and on a
+    view (out of place), the values and gradients of layer(relu(h))."""
+    from mmvae.nets.fast_layers import relu_conv_bias_apart
+
+    torch.manual_seed(5)
+    layer = nn.ConvTranspose2d(6, 4, 3, 2, 1) if transposed else nn.Conv2d(6, 4, 4, 2, 1)
+    layer = layer.to(memory_format=torch.channels_last)
+    base = torch.randn(3, 6, 7, 7, requires_grad=True)
+    def intermediate(view: bool):
+        h = base * 1.0  # a result with a history, as inside a network
+        return h.permute(0, 2, 3, 1).permute(0, 3, 1, 2) if view else h.contiguous(memory_format=torch.channels_last)
+
+    for view in (False, True):
+        ref = layer(torch.relu(intermediate(view)))
+        g_ref = _grads(ref, [base, layer.weight, layer.bias])
+        out = relu_conv_bias_apart(intermediate(view), layer)
+        torch.testing.assert_close(out, ref)
+        torch.testing.assert_close(_grads(out, [base, layer.weight, layer.bias]), g_ref)
+    with torch.no_grad():
+        torch.testing.assert_close(relu_conv_bias_apart(base.detach().clone(), layer), layer(torch.relu(base)))

@@ -28,12 +28,12 @@ from .registry import ModelInfo, register_model
 
 @dataclass
 class MixtureOutput:
-    """subsets[s] and posteriors[s] = q_S (batch shape [B, D]) for every non-empty subset;
-    component[b]: the subset item b's latents come from; samples: [K, B, D];
+    """subsets[s] and subset_posterior (batch shape [S, B, D]: q_S of every non-empty subset S, in
+    one distribution); component[b]: the subset item b's latents come from; samples: [K, B, D];
     decodes[d]: decoder d's means at those samples."""
 
     subsets: list[tuple[int, ...]]
-    posteriors: list[DiagDist]
+    subset_posterior: DiagDist
     component: Tensor
     samples: Tensor
     decodes: dict[int, Tensor]
@@ -44,6 +44,12 @@ class MixtureOutput:
     @property
     def M(self) -> int:
         return len(self.names)
+
+    @property
+    def posteriors(self) -> list[DiagDist]:
+        """q_S of each subset, one distribution per subset (batch shape [B, D])."""
+        q = self.subset_posterior
+        return [DiagDist(q.family, q.loc[s], q.scale[s]) for s in range(len(self.subsets))]
 
     def llik(self, d: int, x: Tensor) -> Tensor:
         """λ_d Σ_pixels log p_d(x_d | z), shape [K, B]."""
@@ -98,9 +104,8 @@ class MoPoE(ProductExperts):
         items = torch.arange(B, device=xs[0].device)
         chosen = DiagDist(self.family, loc[component, items], scale[component, items])
         z = chosen.rsample(K)
-        posteriors = [DiagDist(self.family, loc[s], scale[s]) for s in range(len(subsets))]
         means = {d: self.experts[d].decode(z) for d in range(self.M)}
-        return MixtureOutput(subsets, posteriors, component, z, means, self.prior(), self.likelihoods, self.names)
+        return MixtureOutput(subsets, DiagDist(self.family, loc, scale), component, z, means, self.prior(), self.likelihoods, self.names)
 
 
 def build_mopoe(cfg, modalities: list[ModalitySpec], options=None) -> MoPoE:

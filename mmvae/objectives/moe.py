@@ -73,42 +73,43 @@ def m_elbo(out: ForwardOutput, xs) -> ObjectiveResult:
     return _result(out, per_item, _log_terms(out, lp_log, kls))
 
 
-def _moe_log_weights(out: ForwardOutput, xs, detach_q: bool) -> list[Tensor]:
-    """log w_r^k = log p(z_r^k) + Σ_d L_rd^k − log (1/M) Σ_m q_m(z_r^k), one [K, B] per r."""
+def _moe_log_weights(out: ForwardOutput, xs, detach_q: bool) -> tuple[list[Tensor], dict]:
+    """(log w_r^k = log p(z_r^k) + Σ_d L_rd^k − log (1/M) Σ_m q_m(z_r^k), one [K, B] per r;
+    the L_rd [K, B] they were built from, for the per-term log)."""
     M = out.M
-    lws = []
+    lws, lp = [], {}
     for r in range(M):
         z = out.samples[r]
-        lp = sum(out.llik(r, d, xs[d]) for d in range(M))
-        lws.append(out.prior.log_prob(z) + lp - out.log_mixture(z, detach=detach_q))
-    return lws
+        for d in range(M):
+            lp[(r, d)] = out.llik(r, d, xs[d])
+        lws.append(out.prior.log_prob(z) + sum(lp[(r, d)] for d in range(M)) - out.log_mixture(z, detach=detach_q))
+    return lws, lp
 
 
-def _iwae_terms(out, xs):
-    """The same per-term log as the ELBOs (means over K), for comparable curves."""
+def _iwae_terms(out, lp: dict):
+    """The same per-term log as the ELBOs (means over K), for comparable curves, from the
+    likelihoods the bound already computed."""
     with torch.no_grad():
-        M = out.M
-        lp = {(r, d): out.llik(r, d, xs[d]).mean(0) for r in range(M) for d in range(M)}
-        return _log_terms(out, lp, [out.kl(m) for m in range(M)])
+        return _log_terms(out, {key: v.mean(0) for key, v in lp.items()}, [out.kl(m) for m in range(out.M)])
 
 
 @objective("m_iwae", kind="moe", cli_name="iwae", decodes="all", estimator="iwae")
 def m_iwae(out: ForwardOutput, xs) -> ObjectiveResult:
     """Stratified MoE IWAE: log (1/MK) Σ_{r,k} w_r^k, all M·K samples inside one log."""
-    lw = torch.cat(_moe_log_weights(out, xs, detach_q=False), 0)  # [M*K, B]
-    return _result(out, log_mean_exp(lw, 0), _iwae_terms(out, xs))
+    lws, lp = _moe_log_weights(out, xs, detach_q=False)
+    return _result(out, log_mean_exp(torch.cat(lws, 0), 0), _iwae_terms(out, lp))  # [M*K, B]
 
 
 @objective("m_iwae_looser", kind="moe", cli_name="iwae", looser=True, decodes="all", estimator="iwae")
 def m_iwae_looser(out: ForwardOutput, xs) -> ObjectiveResult:
     """Looser MoE IWAE: (1/M) Σ_r log (1/K) Σ_k w_r^k, the modality average outside the log."""
-    lw = torch.stack(_moe_log_weights(out, xs, detach_q=False))  # [M, K, B]
-    return _result(out, log_mean_exp(lw, 1).mean(0), _iwae_terms(out, xs))
+    lws, lp = _moe_log_weights(out, xs, detach_q=False)
+    return _result(out, log_mean_exp(torch.stack(lws), 1).mean(0), _iwae_terms(out, lp))  # [M, K, B]
 
 
 def _dreg(out: ForwardOutput, xs, looser: bool, as_released: bool) -> ObjectiveResult:
     """Value: the IWAE bound (stratified, or looser); surrogate: Σ w̃ log w with the gradient hooks."""
-    lws = _moe_log_weights(out, xs, detach_q=True)
+    lws, lp = _moe_log_weights(out, xs, detach_q=True)
     if looser:
         lw = torch.stack(lws)  # [M, K, B]
         w = torch.softmax(lw, 1).detach()
@@ -124,7 +125,7 @@ def _dreg(out: ForwardOutput, xs, looser: bool, as_released: bool) -> ObjectiveR
     if not as_released:
         for z, wr in zip(out.samples, weights):
             reweight_gradient(z, wr)
-    terms = _iwae_terms(out, xs)
+    terms = _iwae_terms(out, lp)
     terms["dreg_surrogate"] = surrogate.detach().mean()
     return ObjectiveResult(bound.detach().sum(), terms, bound.shape[-1], surrogate=surrogate.sum())
 
