@@ -230,9 +230,9 @@ def test_conv_with_bias_added_apart_matches_the_layer(layer):
 @pytest.mark.parametrize("name,objective", [("mmvae", "m_iwae_looser"), ("mvae", "mvae_elbo"),
                                             ("mopoe", "mopoe_elbo")])
 def test_accelerated_training_step_equals_the_plain_model(name, objective):
-    """The fast training path (ReLUs fused into the convolutions after them, biases apart, the
-    sub-pixel last layer) gives the plain model's objective and gradients, with the default
-    conv nets and channels_last, for each aggregation."""
+    """The fast training path (biases apart, the first layer as a product and its ReLU out of
+    place, the sub-pixel last layer) gives the plain model's objective and gradients, with the
+    default conv nets and channels_last, for each aggregation."""
     from mmvae.config import ModelConfig
     from mmvae.models import build_model
 
@@ -247,6 +247,8 @@ def test_accelerated_training_step_equals_the_plain_model(name, objective):
     for model in (ref, fast):
         torch.manual_seed(4)
         res = info.fn(model(xs, K=2, decodes=info.decodes), xs)
+        if model is fast:  # the fast routes are the ones taken
+            assert "_SubPixelUpsampleBackward" in _graph_nodes(res.training_loss)
         res.training_loss.backward()
         results.append((res.value.detach(), [p.grad.clone() for p in model.parameters() if p.grad is not None]))
     (value_ref, grads_ref), (value_fast, grads_fast) = results
@@ -257,25 +259,53 @@ def test_accelerated_training_step_equals_the_plain_model(name, objective):
         torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-4)
 
 
-@pytest.mark.parametrize("transposed", [False, True])
-def test_relu_fused_into_a_convolution_matches_relu_then_layer(transposed):
-    """relu_conv_bias_apart: with a history (fused, in place), without one (inference) and on a
-    view (out of place), the values and gradients of layer(relu(h))."""
-    from mmvae.nets.fast_layers import relu_conv_bias_apart
+def _graph_nodes(t: torch.Tensor) -> set[str]:
+    """Names of the autograd nodes behind t."""
+    seen, todo, names = set(), [t.grad_fn], set()
+    while todo:
+        node = todo.pop()
+        if node is None or node in seen:
+            continue
+        seen.add(node)
+        names.add(type(node).__name__)
+        todo.extend(f for f, _ in node.next_functions)
+    return names
 
-    torch.manual_seed(5)
-    layer = nn.ConvTranspose2d(6, 4, 3, 2, 1) if transposed else nn.Conv2d(6, 4, 4, 2, 1)
-    layer = layer.to(memory_format=torch.channels_last)
-    base = torch.randn(3, 6, 7, 7, requires_grad=True)
-    def intermediate(view: bool):
-        h = base * 1.0  # a result with a history, as inside a network
-        return h.permute(0, 2, 3, 1).permute(0, 3, 1, 2) if view else h.contiguous(memory_format=torch.channels_last)
 
-    for view in (False, True):
-        ref = layer(torch.relu(intermediate(view)))
-        g_ref = _grads(ref, [base, layer.weight, layer.bias])
-        out = relu_conv_bias_apart(intermediate(view), layer)
-        torch.testing.assert_close(out, ref)
-        torch.testing.assert_close(_grads(out, [base, layer.weight, layer.bias]), g_ref)
-    with torch.no_grad():
-        torch.testing.assert_close(relu_conv_bias_apart(base.detach().clone(), layer), layer(torch.relu(base)))
+def test_double_backward_through_the_fast_routes_equals_the_plain_model():
+    """A gradient penalty (backward of a gradient built with create_graph) works through the
+    fast routes' hand-written backwards and gives the plain model's gradients."""
+    mods = [ModalitySpec("a", (3, 28, 28)), ModalitySpec("b", (3, 28, 28))]
+    torch.manual_seed(6)
+    ref = MMVAE(mods, latent_dim=4, nets=[NetSpec("conv", fbase=4)] * 2).to(memory_format=torch.channels_last)
+    fast = accelerate(copy.deepcopy(ref))
+    xs = [torch.rand(3, 3, 28, 28) for _ in mods]
+    info = OBJECTIVES.get("m_iwae")
+    grads = []
+    for model in (ref, fast):
+        torch.manual_seed(7)
+        params = [p for p in model.parameters() if p.requires_grad]
+        loss = info.fn(model(xs, K=1, decodes=info.decodes), xs).training_loss
+        first = torch.autograd.grad(loss, params, create_graph=True)
+        penalty = sum(g.square().sum() for g in first)
+        grads.append(torch.autograd.grad(penalty, params))
+    for a, b in zip(grads[1], grads[0]):
+        torch.testing.assert_close(a, b, rtol=2e-3, atol=1e-3)
+
+
+def test_decoder_means_in_pixel_order_differentiate_like_the_image_order():
+    """forward_any_order (the sub-pixel phases) has the gradients of the plain decoder's images
+    put in phase order."""
+    torch.manual_seed(8)
+    ref = Expert(ModalitySpec("a", (3, 28, 28)), 5, NetSpec("conv", fbase=4), "softplus").decoder
+    fast = accelerate(copy.deepcopy(ref).to(memory_format=torch.channels_last))
+    z = torch.randn(6, 5, requires_grad=True)
+    means, order = fast.forward_any_order(z)
+    assert order is phase_order
+    ref_means = phase_order(ref(z))
+    torch.testing.assert_close(means, ref_means, rtol=1e-4, atol=1e-5)
+    inputs = [z, *ref.parameters()]
+    g_ref = _grads(ref_means, inputs, seed=1)
+    g_fast = _grads(means, [z, *fast.parameters()], seed=1)
+    for a, b in zip(g_fast, g_ref):
+        torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-4)

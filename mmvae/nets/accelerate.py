@@ -19,8 +19,6 @@ from .fast_layers import (
     grid_from_latent,
     linear_heads,
     phase_order,
-    rectify,
-    relu_conv_bias_apart,
     subpixel_applies,
     subpixel_phases,
     upsample_subpixel,
@@ -33,7 +31,7 @@ class AnyOrderDecoder:
 
     def forward_any_order(self, z: Tensor):
         """(means [N, C, H, W] with pixels in some fixed order, a function putting images in that
-        order), differentiable. For quantities summed over pixels, such as log-likelihoods."""
+        order). For quantities summed over pixels, such as log-likelihoods, in inference."""
         return self(z), _same_order
 
 
@@ -41,19 +39,9 @@ def _same_order(images: Tensor) -> Tensor:
     return images
 
 
-_CONV = (nn.Conv2d, nn.ConvTranspose2d)
-
-
 def _conv_trunk(h: Tensor, layers) -> Tensor:
-    """The layers applied in turn: biases apart, a ReLU fused into the convolution after it."""
-    layers = list(layers)
-    i = 0
-    while i < len(layers):
-        layer, after = layers[i], layers[i + 1] if i + 1 < len(layers) else None
-        if isinstance(layer, nn.ReLU) and isinstance(after, _CONV):
-            h, i = relu_conv_bias_apart(h, after), i + 2
-        else:
-            h, i = conv_bias_apart(h, layer) if isinstance(layer, _CONV) else layer(h), i + 1
+    for layer in layers:
+        h = conv_bias_apart(h, layer) if isinstance(layer, (nn.Conv2d, nn.ConvTranspose2d)) else layer(h)
     return h
 
 
@@ -69,24 +57,24 @@ class FastConvDecoder(AnyOrderDecoder, ConvDecoder):
     """First layer (a transposed conv of a 1×1 input) as a matrix product, biases apart, and the
     last layer as a sub-pixel convolution."""
 
-    def _hidden(self, z: Tensor) -> tuple[Tensor, bool]:
-        """(the input of the last layer, whether a ReLU is still to be applied to it)."""
+    def _hidden(self, z: Tensor) -> Tensor:
         first, *middle, _ = self.net
-        relu_last = bool(middle) and isinstance(middle[-1], nn.ReLU)
-        middle = middle[:-1] if relu_last else middle
-        return _conv_trunk(grid_from_latent(z.reshape(-1, self.latent_dim), first), middle), relu_last
+        h = grid_from_latent(z.reshape(-1, self.latent_dim), first)
+        if middle and isinstance(middle[0], nn.ReLU):
+            # out of place: in place on this view of the product, autograd would hand the ReLU's
+            # backward its gradient in the other memory layout (a strided kernel: benchmarks/first_relu_layout.py)
+            h, middle = torch.relu(h), middle[1:]
+        return _conv_trunk(h, middle)
 
     def forward(self, z: Tensor) -> Tensor:
-        (h, relu_last), last = self._hidden(z), self.net[-1]
-        if subpixel_applies(h, last):
-            return torch.sigmoid(upsample_subpixel(h, last, relu_first=relu_last))
-        return torch.sigmoid(last(torch.relu(h) if relu_last else h))
+        h, last = self._hidden(z), self.net[-1]
+        return torch.sigmoid(upsample_subpixel(h, last) if subpixel_applies(h, last) else last(h))
 
     def forward_any_order(self, z: Tensor):
-        (h, relu_last), last = self._hidden(z), self.net[-1]
+        h, last = self._hidden(z), self.net[-1]
         if subpixel_applies(h, last):
-            return torch.sigmoid(subpixel_phases(h, last, relu_first=relu_last)), phase_order
-        return torch.sigmoid(last(rectify(h) if relu_last else h)), _same_order
+            return torch.sigmoid(subpixel_phases(h, last)), phase_order
+        return torch.sigmoid(last(h)), _same_order
 
 
 class FastFCEncoder(FCEncoder):

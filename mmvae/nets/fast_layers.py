@@ -131,14 +131,10 @@ def grid_from_latent(z: Tensor, layer: nn.ConvTranspose2d) -> Tensor:
     return out.view(-1, kh, kw, c).permute(0, 3, 1, 2)
 
 
-def _bias_apart_applies(x: Tensor, layer: nn.Module) -> bool:
-    return not (x.device.type != "cpu" or layer.bias is None or torch.is_autocast_enabled("cpu")
-                or torch.compiler.is_compiling() or layer.padding_mode != "zeros")
-
-
 def conv_bias_apart(x: Tensor, layer: nn.Module) -> Tensor:
     """``layer(x)`` for an ``nn.Conv2d``/``nn.ConvTranspose2d``, adding the bias separately on CPU."""
-    if not _bias_apart_applies(x, layer):
+    if (x.device.type != "cpu" or layer.bias is None or torch.is_autocast_enabled("cpu")
+            or torch.compiler.is_compiling() or layer.padding_mode != "zeros"):
         return layer(x)
     if isinstance(layer, nn.ConvTranspose2d):
         out = F.conv_transpose2d(x, layer.weight, None, layer.stride, layer.padding,
@@ -146,58 +142,6 @@ def conv_bias_apart(x: Tensor, layer: nn.Module) -> Tensor:
     else:
         out = F.conv2d(x, layer.weight, None, layer.stride, layer.padding, layer.dilation, layer.groups)
     return out.add_(layer.bias.view(1, -1, 1, 1))
-
-
-def rectify(h: Tensor) -> Tensor:
-    """relu(h), in place where no gradient can need h's old values (h is not a view and has no
-    history), else out of place."""
-    return h.relu_() if h._base is None and not h.requires_grad else torch.relu(h)
-
-
-def _in_place_applies(h: Tensor) -> bool:
-    """Whether a ReLU may rectify h in place inside a fused op: h is an intermediate result
-    (it has a history) and not a view of another tensor."""
-    return h.grad_fn is not None and h._base is None
-
-
-class _ReluConv(torch.autograd.Function):
-    """conv(relu(h)) without bias, h rectified in place; the ReLU's backward is done in place on
-    the convolution's input gradient instead of as its own op (which streams two more
-    activation-sized tensors through memory)."""
-
-    @staticmethod
-    def forward(ctx, h: Tensor, weight: Tensor, conf: tuple):
-        x = h.relu_()
-        ctx.set_materialize_grads(False)  # no zero gradient is made for the unused h
-        ctx.mark_dirty(h)
-        ctx.mark_non_differentiable(h)
-        ctx.save_for_backward(x, weight)
-        ctx.conf = conf
-        return torch.ops.aten.convolution(x, weight, None, *conf), h
-
-    @staticmethod
-    def backward(ctx, grad: Tensor | None, _unused: Tensor | None):
-        if grad is None:
-            return None, None, None
-        x, weight = ctx.saved_tensors
-        gx, gw, _ = torch.ops.aten.convolution_backward(
-            grad, x, weight, None, *ctx.conf, [ctx.needs_input_grad[0], ctx.needs_input_grad[1], False])
-        if gx is not None:
-            torch.ops.aten.threshold_backward.grad_input(gx, x, 0, grad_input=gx)
-        return gx, gw, None
-
-
-def relu_conv_bias_apart(h: Tensor, layer: nn.Module) -> Tensor:
-    """``layer(relu(h))`` for an ``nn.Conv2d``/``nn.ConvTranspose2d``: on CPU the ReLU is fused
-    into the convolution (in place on h, which nothing else may read) and the bias added apart."""
-    if not _bias_apart_applies(h, layer):
-        return layer(torch.relu(h))
-    if not (torch.is_grad_enabled() and _in_place_applies(h)):
-        return conv_bias_apart(rectify(h), layer)
-    transposed = isinstance(layer, nn.ConvTranspose2d)
-    conf = (layer.stride, layer.padding, layer.dilation, transposed,
-            layer.output_padding if transposed else (0, 0), layer.groups)
-    return _ReluConv.apply(h, layer.weight, conf)[0].add_(layer.bias.view(1, -1, 1, 1))
 
 
 def subpixel_applies(x: Tensor, layer: nn.ConvTranspose2d) -> bool:
@@ -234,80 +178,45 @@ def _layout(x: Tensor) -> torch.memory_format:
     return torch.channels_last if channels_last else torch.contiguous_format
 
 
-def _subpixel_forward(ctx, x: Tensor, weight: Tensor, bias: Tensor, phases: bool) -> Tensor:
-    c_in, c_out = weight.shape[:2]
-    flat = torch.cat([weight.reshape(-1), weight.new_zeros(1)])
-    kernel = flat[_subpixel_index(c_in, c_out, weight.device)].contiguous(memory_format=_layout(x))
-    ctx.save_for_backward(x, weight)
-    ctx.phases = phases
-    out = F.conv2d(x, kernel, bias.repeat_interleave(4), padding=1)  # [N, 4C, H, W]
-    if phases:  # the pixels as they lie in memory: a view when channels_last
-        n, _, h, w = out.shape
-        return out.permute(0, 2, 3, 1).reshape(n, c_out, 2 * h, 2 * w)
-    # the shuffle is twice as fast from the standard layout
-    return F.pixel_shuffle(out.contiguous(), 2)
-
-
-def _from_phases(grad: Tensor) -> Tensor:
-    """A gradient in ``phase_order`` put back in image order, channels_last, in one copy."""
-    n, c, hh, ww = grad.shape
-    g = grad.reshape(n, hh // 2, ww // 2, c, 2, 2).permute(0, 1, 4, 2, 5, 3)  # [N, H, a, W, b, C]
-    return g.reshape(n, hh, ww, c).permute(0, 3, 1, 2)
-
-
-def _subpixel_backward(ctx, grad: Tensor, relu_applied: bool):
-    x, weight = ctx.saved_tensors
-    grad = _from_phases(grad) if ctx.phases else grad.contiguous(memory_format=_layout(x))
-    gx = gw = gb = None
-    if ctx.needs_input_grad[0]:  # the adjoint of a transposed convolution is a convolution
-        gx = F.conv2d(grad, weight, None, 2, 1)
-        if relu_applied:  # the ReLU's backward, in place on the fresh gradient
-            torch.ops.aten.threshold_backward.grad_input(gx, x, 0, grad_input=gx)
-    if ctx.needs_input_grad[1]:
-        gw = torch.ops.aten.convolution_backward(
-            x, grad, weight, None, [2, 2], [1, 1], [1, 1], False, [0, 0], 1, [False, True, False]
-        )[1]
-    if ctx.needs_input_grad[2]:
-        gb = grad.sum((0, 2, 3))
-    return gx, gw, gb, None
-
-
 class _SubPixelUpsample(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x: Tensor, weight: Tensor, bias: Tensor, phases: bool) -> Tensor:
-        return _subpixel_forward(ctx, x, weight, bias, phases)
+    def forward(ctx, x: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
+        c_in, c_out = weight.shape[:2]
+        flat = torch.cat([weight.reshape(-1), weight.new_zeros(1)])
+        kernel = flat[_subpixel_index(c_in, c_out, weight.device)].contiguous(memory_format=_layout(x))
+        ctx.save_for_backward(x, weight)
+        out = F.conv2d(x, kernel, bias.repeat_interleave(4), padding=1)
+        # the shuffle is twice as fast from the standard layout, which the likelihood reads anyway
+        return F.pixel_shuffle(out.contiguous(), 2)
 
     @staticmethod
     def backward(ctx, grad: Tensor):
-        return _subpixel_backward(ctx, grad, relu_applied=False)
+        x, weight = ctx.saved_tensors
+        grad = grad.contiguous(memory_format=_layout(x))
+        gx = gw = gb = None
+        if ctx.needs_input_grad[0]:  # the adjoint of a transposed convolution is a convolution
+            gx = F.conv2d(grad, weight, None, 2, 1)
+        if ctx.needs_input_grad[1]:
+            gw = torch.ops.aten.convolution_backward(
+                x, grad, weight, None, [2, 2], [1, 1], [1, 1], False, [0, 0], 1, [False, True, False]
+            )[1]
+        if ctx.needs_input_grad[2]:
+            gb = grad.sum((0, 2, 3))
+        return gx, gw, gb
 
 
-class _ReluSubPixelUpsample(torch.autograd.Function):
-    """``layer(relu(h))`` with the ReLU applied to h in place: a separate ReLU's backward would
-    stream two more activation-sized tensors through memory (2–3 ms per call at batch 640)."""
-
-    @staticmethod
-    def forward(ctx, h: Tensor, weight: Tensor, bias: Tensor, phases: bool):
-        x = h.relu_()
-        ctx.set_materialize_grads(False)  # no zero gradient is made for the unused h
-        ctx.mark_dirty(h)
-        ctx.mark_non_differentiable(h)
-        return _subpixel_forward(ctx, x, weight, bias, phases), h
-
-    @staticmethod
-    def backward(ctx, grad: Tensor | None, _unused: Tensor | None):
-        if grad is None:
-            return None, None, None, None
-        return _subpixel_backward(ctx, grad, relu_applied=True)
-
-
-def subpixel_phases(x: Tensor, layer: nn.ConvTranspose2d, relu_first: bool = False) -> Tensor:
+def subpixel_phases(x: Tensor, layer: nn.ConvTranspose2d) -> Tensor:
     """``layer(x)`` [N, C, 2H, 2W] with its pixels reordered as ``phase_order`` does, no shuffle.
 
-    For sums over pixels (the likelihood) the order does not matter, and the shuffle and its
-    copies (5–7% of a training step of the mixture at M = 5) are saved.
+    For sums over pixels (the likelihood) the order does not matter and the shuffle, 5–7% of
+    an IWAE evaluation, is saved. Forward only.
     """
-    return upsample_subpixel(x, layer, relu_first, phases=True)
+    c_in, c_out = layer.weight.shape[:2]
+    flat = torch.cat([layer.weight.reshape(-1), layer.weight.new_zeros(1)])
+    kernel = flat[_subpixel_index(c_in, c_out, layer.weight.device)].contiguous(memory_format=_layout(x))
+    out = F.conv2d(x, kernel, layer.bias.repeat_interleave(4), padding=1)  # [N, 4C, H, W]
+    n, _, h, w = out.shape
+    return out.permute(0, 2, 3, 1).reshape(n, c_out, 2 * h, 2 * w)  # a view when channels_last
 
 
 def phase_order(images: Tensor) -> Tensor:
@@ -317,14 +226,6 @@ def phase_order(images: Tensor) -> Tensor:
     return x.reshape(*lead, c, hh, ww)
 
 
-def upsample_subpixel(x: Tensor, layer: nn.ConvTranspose2d, relu_first: bool = False,
-                      phases: bool = False) -> Tensor:
-    """``layer(x)`` for a 4×4, stride-2, padding-1 transposed convolution, by sub-pixel conv;
-    ``layer(relu(x))`` with ``relu_first``, the ReLU applied to x in place (x must be an
-    intermediate that nothing else reads, e.g. a convolution's output); with ``phases`` the
-    pixels come in ``phase_order``."""
-    if relu_first:
-        if torch.is_grad_enabled() and _in_place_applies(x):
-            return _ReluSubPixelUpsample.apply(x, layer.weight, layer.bias, phases)[0]
-        x = rectify(x)
-    return _SubPixelUpsample.apply(x, layer.weight, layer.bias, phases)
+def upsample_subpixel(x: Tensor, layer: nn.ConvTranspose2d) -> Tensor:
+    """``layer(x)`` for a 4×4, stride-2, padding-1 transposed convolution, by sub-pixel conv."""
+    return _SubPixelUpsample.apply(x, layer.weight, layer.bias)
