@@ -343,3 +343,9 @@ def test_reports_and_tables_scale_to_m_modalities(tmp_path):
         (d / "config.yaml").write_text("model: {model: mopoe}\n")
     table = compare([tmp_path, other], tmp_path / "cmp", group_by="none")["md"].read_text()
     assert "| Coherence given 2 of 3 modalities | 90.00% | 70.00% |" in table
+    assert "→ m1" not in table
+    table = compare([tmp_path, other], tmp_path / "cmp", group_by="none", per_target=True)["md"].read_text()
+    lines = table.splitlines()
+    given_2 = lines.index("| Coherence given 2 of 3 modalities | 90.00% | 70.00% |")
+    assert lines[given_2 + 1:given_2 + 4] == [f"| Coherence given 2 → m{d} | {v} | {v} |"
+                                              for d, v in enumerate(("80.00%", "90.00%", "100.00%"))]

@@ -9,13 +9,15 @@ def add_parser(sub) -> None:
     p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="evaluated run folders (with metrics.json)")
     p.add_argument("--group-by", choices=("seed", "none"), default="seed")
     p.add_argument("--out", default="comparison", help="output path prefix for .md, .csv and .html")
+    p.add_argument("--per-target", action="store_true",
+                   help="under each 'coherence given k' row, its value per target modality")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     from ..report.compare import compare
 
-    paths = compare(args.run_dirs, args.out, args.group_by)
+    paths = compare(args.run_dirs, args.out, args.group_by, per_target=args.per_target)
     print(paths["md"].read_text(), end="")
     print("written:", ", ".join(str(p) for p in paths.values()))
     return 0

@@ -44,9 +44,11 @@ def _label(cfg: dict, run_dir: Path) -> str:
     return label or run_dir.name
 
 
-def build_table(run_dirs: list[Path], group_by: str = "seed", names: dict | None = None):
+def build_table(run_dirs: list[Path], group_by: str = "seed", names: dict | None = None,
+                per_target: bool = False):
     """(column labels, row labels, {"cells": {(row, col): [values]}, …}). ``names`` maps a run
-    folder to its column label; runs with the same label form one group."""
+    folder to its column label; runs with the same label form one group; ``per_target`` adds the
+    coherence given k per target modality."""
     columns: dict[str, list[tuple[dict, Path]]] = {}
     labels: dict[str, str] = {}
     for d in run_dirs:
@@ -70,7 +72,7 @@ def build_table(run_dirs: list[Path], group_by: str = "seed", names: dict | None
     units: dict[str, str] = {}
     for col, runs in zip(col_names, columns.values()):
         for metrics, _ in runs:
-            for label, value, unit in metric_rows(metrics):
+            for label, value, unit in metric_rows(metrics, per_target):
                 if label not in units:
                     row_names.append(label)
                     units[label] = unit
@@ -110,12 +112,12 @@ def render(col_names, row_names, data) -> dict[str, str]:
 
 
 def compare(run_dirs: list[str | Path], out_prefix: str | Path, group_by: str = "seed",
-            names: dict | None = None) -> dict[str, Path]:
+            names: dict | None = None, per_target: bool = False) -> dict[str, Path]:
     if not run_dirs:
         raise ConfigError("Give at least one run folder to compare.")
     unique = list(dict.fromkeys(Path(d).resolve() for d in run_dirs))
     names = {Path(k).resolve(): v for k, v in (names or {}).items()}
-    texts = render(*build_table(unique, group_by, names))
+    texts = render(*build_table(unique, group_by, names, per_target))
     out = {}
     for ext, text in texts.items():
         path = Path(f"{out_prefix}.{ext}")

@@ -6,14 +6,18 @@ def pretty(name: str) -> str:
     return name.replace("_to_", " → ").replace("_given_", " given ").replace("_", " ")
 
 
-def metric_rows(metrics: dict) -> list[tuple[str, float, str]]:
-    """(label, value, unit) for every headline number; percentages as 0..100."""
+def metric_rows(metrics: dict, per_target: bool = False) -> list[tuple[str, float, str]]:
+    """(label, value, unit) for every headline number; percentages as 0..100. ``per_target``
+    adds, under each coherence given k, its breakdown by target modality."""
     rows: list[tuple[str, float, str]] = []
     for pair, v in metrics.get("cross_coherence", {}).items():
         rows.append((f"Cross coherence {pretty(pair)}", 100 * v["accuracy"], "%"))
     cond = metrics.get("conditional_coherence", {})
     for k, v in cond.get("given_k", {}).items():
         rows.append((f"Coherence given {k} of {int(max(map(int, cond['given_k']))) + 1} modalities", 100 * v, "%"))
+        if per_target:
+            for target, acc in cond.get("per_target_given_k", {}).get(k, {}).items():
+                rows.append((f"Coherence given {k} → {target}", 100 * acc, "%"))
     if "joint_coherence" in metrics:
         rows.append(("Joint coherence", 100 * metrics["joint_coherence"]["accuracy"], "%"))
     if "synergy" in metrics:
