@@ -4,6 +4,8 @@ rounds alternating the two so that the machine's drift moves them alike.
     python benchmarks/first_relu_layout.py [--batch 640] [--rounds 15]    # five decoders alone
     python benchmarks/first_relu_layout.py --step mopoe [--rounds 15]     # whole training steps
 
+Rounds run the routes in the order A B, then B A.
+
 The decoder's first layer is a matrix product viewed as channels_last images. ``nn.ReLU`` in
 place on that view made autograd hand the ReLU's backward its gradient in the standard layout
 while its saved output is channels_last, a strided kernel; out of place, both are channels_last.
@@ -39,8 +41,9 @@ def alternate(step, rounds: int) -> dict:
     routes = {"in place (before)": _hidden_before, "out of place (now)": now}
     times = {name: [] for name in routes}
     try:
-        for _ in range(rounds):
-            for name, hidden in routes.items():
+        for r in range(rounds):
+            order = list(routes.items())
+            for name, hidden in order if r % 2 == 0 else order[::-1]:  # ABBA: neither always goes first
                 FastConvDecoder._hidden = hidden
                 step()
                 start = time.perf_counter()

@@ -337,8 +337,10 @@ def test_reports_and_tables_scale_to_m_modalities(tmp_path):
     assert "id='per-target'" in (tmp_path / "report.html").read_text()
     other = tmp_path / "b"
     other.mkdir()
+    other_targets = {"1": {"m0": 0.3, "m1": 0.4, "m2": 0.5}, "2": {"m0": 0.6, "m1": 0.7, "m2": 0.8}}
     write_report(other, {**metrics, "conditional_coherence": {**metrics["conditional_coherence"],
-                                                              "given_k": {"1": 0.4, "2": 0.7}}})
+                                                              "given_k": {"1": 0.4, "2": 0.7},
+                                                              "per_target_given_k": other_targets}})
     for d in (tmp_path, other):
         (d / "config.yaml").write_text("model: {model: mopoe}\n")
     table = compare([tmp_path, other], tmp_path / "cmp", group_by="none")["md"].read_text()
@@ -347,5 +349,5 @@ def test_reports_and_tables_scale_to_m_modalities(tmp_path):
     table = compare([tmp_path, other], tmp_path / "cmp", group_by="none", per_target=True)["md"].read_text()
     lines = table.splitlines()
     given_2 = lines.index("| Coherence given 2 of 3 modalities | 90.00% | 70.00% |")
-    assert lines[given_2 + 1:given_2 + 4] == [f"| Coherence given 2 → m{d} | {v} | {v} |"
-                                              for d, v in enumerate(("80.00%", "90.00%", "100.00%"))]
+    assert lines[given_2 + 1:given_2 + 4] == [f"| Coherence given 2 of 3 → m{d} | {a} | {b} |" for d, (a, b) in
+                                              enumerate((("80.00%", "60.00%"), ("90.00%", "70.00%"), ("100.00%", "80.00%")))]

@@ -253,10 +253,10 @@ def test_accelerated_training_step_equals_the_plain_model(name, objective):
         results.append((res.value.detach(), [p.grad.clone() for p in model.parameters() if p.grad is not None]))
     (value_ref, grads_ref), (value_fast, grads_fast) = results
     assert is_accelerated(fast) and not is_accelerated(ref)
-    torch.testing.assert_close(value_fast, value_ref, rtol=1e-5, atol=1e-3)
+    torch.testing.assert_close(value_fast, value_ref, rtol=1e-6, atol=1e-4)
     assert len(grads_fast) == len(grads_ref)
-    for a, b in zip(grads_fast, grads_ref):
-        torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-4)
+    for a, b in zip(grads_fast, grads_ref):  # tolerance scaled to each parameter's gradient
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5 * b.abs().max().item())
 
 
 def _graph_nodes(t: torch.Tensor) -> set[str]:
@@ -293,19 +293,21 @@ def test_double_backward_through_the_fast_routes_equals_the_plain_model():
         torch.testing.assert_close(a, b, rtol=2e-3, atol=1e-3)
 
 
-def test_decoder_means_in_pixel_order_differentiate_like_the_image_order():
-    """forward_any_order (the sub-pixel phases) has the gradients of the plain decoder's images
-    put in phase order."""
+@pytest.mark.parametrize("shape", [(3, 28, 28), (3, 64, 64), (1, 40, 30)])
+def test_decoder_means_in_pixel_order_differentiate_like_the_image_order(shape):
+    """forward_any_order (the sub-pixel phases where they apply) has the gradients of the plain
+    decoder's images put in the same order, for the seed's 28×28 decoder and mirrored ones."""
     torch.manual_seed(8)
-    ref = Expert(ModalitySpec("a", (3, 28, 28)), 5, NetSpec("conv", fbase=4), "softplus").decoder
+    ref = Expert(ModalitySpec("a", shape), 5, NetSpec("conv", fbase=4), "softplus").decoder
     fast = accelerate(copy.deepcopy(ref).to(memory_format=torch.channels_last))
     z = torch.randn(6, 5, requires_grad=True)
     means, order = fast.forward_any_order(z)
-    assert order is phase_order
-    ref_means = phase_order(ref(z))
+    if shape[1:] == (28, 28):
+        assert order is phase_order
+    ref_means = order(ref(z))
     torch.testing.assert_close(means, ref_means, rtol=1e-4, atol=1e-5)
     inputs = [z, *ref.parameters()]
     g_ref = _grads(ref_means, inputs, seed=1)
     g_fast = _grads(means, [z, *fast.parameters()], seed=1)
     for a, b in zip(g_fast, g_ref):
-        torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-4)
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5 * b.abs().max().item())

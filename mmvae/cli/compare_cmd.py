@@ -10,7 +10,8 @@ def add_parser(sub) -> None:
     p.add_argument("--group-by", choices=("seed", "none"), default="seed")
     p.add_argument("--out", default="comparison", help="output path prefix for .md, .csv and .html")
     p.add_argument("--per-target", action="store_true",
-                   help="under each 'coherence given k' row, its value per target modality")
+                   help="under each 'coherence given k' row (runs of 3 or more modalities), its value per "
+                   "target modality")
     p.set_defaults(func=run)
 
 

@@ -13,11 +13,12 @@ def metric_rows(metrics: dict, per_target: bool = False) -> list[tuple[str, floa
     for pair, v in metrics.get("cross_coherence", {}).items():
         rows.append((f"Cross coherence {pretty(pair)}", 100 * v["accuracy"], "%"))
     cond = metrics.get("conditional_coherence", {})
+    n_modalities = int(max(map(int, cond["given_k"]))) + 1 if cond.get("given_k") else 0
     for k, v in cond.get("given_k", {}).items():
-        rows.append((f"Coherence given {k} of {int(max(map(int, cond['given_k']))) + 1} modalities", 100 * v, "%"))
+        rows.append((f"Coherence given {k} of {n_modalities} modalities", 100 * v, "%"))
         if per_target:
             for target, acc in cond.get("per_target_given_k", {}).get(k, {}).items():
-                rows.append((f"Coherence given {k} → {target}", 100 * acc, "%"))
+                rows.append((f"Coherence given {k} of {n_modalities} → {target}", 100 * acc, "%"))
     if "joint_coherence" in metrics:
         rows.append(("Joint coherence", 100 * metrics["joint_coherence"]["accuracy"], "%"))
     if "synergy" in metrics:
