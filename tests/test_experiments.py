@@ -126,3 +126,27 @@ def test_probe_trends_give_each_variant_one_colour_in_both_panels(tmp_path, monk
     curves = [line for line in private_ax.lines if not line.get_label().startswith("_")]  # not the 30% mark
     assert [line.get_label() for line in curves] == ["split"]
     assert curves[0].get_color() == colour["split"] != colour["plain"]
+
+
+def test_loss_curves_name_each_term_once_and_move_long_legends_under_the_panel(tmp_path, monkeypatch):
+    """At M = 5 the log-likelihood panel has 25 terms: one legend entry (and one colour, shared by
+    the train and test lines) per term, the legend under the panel; two terms stay inside."""
+    from mmvae.viz import plots
+
+    names = [f"m{d}_from_m{r}" for d in range(5) for r in range(5)]
+    rows = [{"epoch": e, "train_loss": 10.0 - e, "test_loss": 11.0 - e,
+             **{f"{split}_lp_{n}": -100.0 + e + i for i, n in enumerate(names) for split in ("train", "test")},
+             **{f"{split}_kl_m{m}": 5.0 + m for m in range(2) for split in ("train", "test")}} for e in (1, 2)]
+    seen = {}
+    monkeypatch.setattr(plots, "save_figure", lambda fig, path: seen.setdefault("fig", fig) and path)
+    plots.plot_curves(rows, tmp_path / "curves.png")
+    _, lp_ax, kl_ax = seen["fig"].axes
+    labels = [t.get_text() for t in lp_ax.get_legend().get_texts()]
+    assert labels == [f"lp_{n}" for n in sorted(names)] + ["train", "test"]
+    assert lp_ax.get_legend().get_bbox_to_anchor().y0 < lp_ax.get_window_extent().y0  # under the panel
+    lines = lp_ax.get_lines()
+    assert len(lines) == 50 and [line.get_linestyle() for line in lines[:2]] == ["-", "--"]
+    assert lines[0].get_color() == lines[1].get_color() != lines[2].get_color()
+    assert len({(line.get_color(), line.get_marker()) for line in lines}) == 25  # no two terms alike
+    assert [t.get_text() for t in kl_ax.get_legend().get_texts()] == ["kl_m0", "kl_m1", "train", "test"]
+    assert kl_ax.get_legend().get_bbox_to_anchor().y0 >= kl_ax.get_window_extent().y0

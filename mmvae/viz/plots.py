@@ -16,8 +16,9 @@ def plot_curves(rows: list[dict], path: str | Path, steps: list[dict] | None = N
     """Per-epoch train/test curves of the loss, each log-likelihood term and each KL.
 
     Panels: loss (lower is better; per-step training loss in grey when given), λ-scaled
-    log-likelihood terms (higher is better), KL terms. No "best" marker is drawn, so the
-    direction of each curve cannot be mislabelled.
+    log-likelihood terms (higher is better), KL terms. One colour per term, solid for training and
+    dashed for test; a panel with many terms (M² log-likelihoods at M = 5) puts its legend under
+    it. No "best" marker is drawn, so the direction of each curve cannot be mislabelled.
     """
     plt = _fig()
     epochs = [r["epoch"] for r in rows]
@@ -28,18 +29,41 @@ def plot_curves(rows: list[dict], path: str | Path, steps: list[dict] | None = N
         ("KL(q ‖ p) terms", [k for k in keys if "_kl_" in k]),
     ]
     groups = [g for g in groups if g[1]]
-    fig, axes = plt.subplots(1, len(groups), figsize=(6 * len(groups), 4.2), squeeze=False)
-    for ax, (title, ks) in zip(axes[0], groups):
+    terms = [sorted({k.split("_", 1)[1] for k in ks}) for _, ks in groups]
+    legend_rows = max((-(-len(t) // LEGEND_COLUMNS) for t in terms if len(t) > LEGEND_INSIDE), default=0)
+    fig, axes = plt.subplots(1, len(groups), figsize=(6 * len(groups), 4.2 + 0.17 * legend_rows), squeeze=False)
+    for ax, (title, ks), names in zip(axes[0], groups, terms):
         if steps and "loss" in title:
             ax.plot([s["epoch_f"] for s in steps], [s["loss"] for s in steps], color="0.75", lw=0.8, label="train (per step)")
-        for k in ks:
-            ys = [r.get(k, np.nan) for r in rows]
-            style = "-" if k.startswith("train_") else "--"
-            ax.plot(epochs, ys, style, marker="o", ms=3, label=k)
+        _term_curves(plt, ax, rows, epochs, ks, names)
         ax.set_title(title, fontsize=10)
         ax.set_xlabel("epoch")
-        ax.legend(fontsize=7)
     return save_figure(fig, path)
+
+
+LEGEND_INSIDE = 8  # terms a legend inside the panel holds; more go under it
+LEGEND_COLUMNS = 3
+
+
+def _term_curves(plt, ax, rows, epochs, keys, names) -> None:
+    from matplotlib.lines import Line2D
+
+    cmap = plt.get_cmap("tab10" if len(names) <= 10 else "tab20")
+    markers = "osD^v"
+    handles = [h for h in ax.get_legend_handles_labels()[0]]
+    for i, name in enumerate(names):
+        colour, marker = cmap(i % cmap.N), markers[(i // cmap.N) % len(markers)]
+        for split, style in (("train", "-"), ("test", "--")):
+            if f"{split}_{name}" in keys:
+                ax.plot(epochs, [r.get(f"{split}_{name}", np.nan) for r in rows], style, color=colour,
+                        marker=marker, ms=3)
+        handles.append(Line2D([], [], color=colour, marker=marker, ms=3, label=name))
+    handles += [Line2D([], [], color="0.3", ls="-", label="train"), Line2D([], [], color="0.3", ls="--", label="test")]
+    if len(names) > LEGEND_INSIDE:
+        ax.legend(handles=handles, fontsize=6, ncol=LEGEND_COLUMNS, loc="upper center",
+                  bbox_to_anchor=(0.5, -0.14), frameon=False)
+    else:
+        ax.legend(handles=handles, fontsize=7)
 
 
 def plot_kl_boxes(kls: dict[str, np.ndarray], path: str | Path) -> Path:
