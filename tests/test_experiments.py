@@ -150,3 +150,39 @@ def test_loss_curves_name_each_term_once_and_move_long_legends_under_the_panel(t
     assert len({(line.get_color(), line.get_marker()) for line in lines}) == 25  # no two terms alike
     assert [t.get_text() for t in kl_ax.get_legend().get_texts()] == ["kl_m0", "kl_m1", "train", "test"]
     assert kl_ax.get_legend().get_bbox_to_anchor().y0 >= kl_ax.get_window_extent().y0
+
+
+def test_kl_boxes_give_five_posteriors_five_colours_and_a_panel_each(monkeypatch):
+    """Two posteriors of 20 dimensions share one panel; five of 32 get a panel each (side by side
+    they would be 72 inches wide), each with its own colour."""
+    import numpy as np
+
+    from mmvae.viz import plots
+
+    rng = np.random.default_rng(0)
+    seen = []
+    monkeypatch.setattr(plots, "save_figure", lambda fig, path: seen.append(fig) or path)
+    plots.plot_kl_boxes({f"q(z|{n})": rng.random((30, 20)) for n in ("a", "b")}, "two.png")
+    plots.plot_kl_boxes({f"q(z|m{i})": rng.random((30, 32)) for i in range(5)}, "five.png")
+    two, five = seen
+    assert len(two.axes) == 1 and two.get_size_inches()[0] <= plots.MAX_WIDTH_INCHES
+    assert len(five.axes) == 5 and five.get_size_inches()[0] <= plots.MAX_WIDTH_INCHES
+    fills = [ax.patches[0].get_facecolor() for ax in five.axes]
+    assert len(set(fills)) == 5
+    assert [ax.get_legend().get_texts()[0].get_text() for ax in five.axes] == [f"q(z|m{i})" for i in range(5)]
+
+
+def test_umap_figure_gives_each_of_five_modalities_its_own_colour(monkeypatch):
+    import numpy as np
+
+    from mmvae.viz import embedding
+
+    rng = np.random.default_rng(1)
+    monkeypatch.setattr(embedding, "embed_2d", lambda points, seed: rng.random((len(points), 2)))
+    seen = []
+    monkeypatch.setattr(embedding, "save_figure", lambda fig, path: seen.append(fig) or path)
+    posteriors = [rng.random((20, 4)) for _ in range(5)]
+    embedding.plot_embedding(rng.random((20, 4)), posteriors, [f"m{i}" for i in range(5)], None, "u.png")
+    scatters = seen[0].axes[0].collections
+    assert [s.get_label() for s in scatters] == ["prior"] + [f"q(z|m{i})" for i in range(5)]
+    assert len({tuple(s.get_facecolor()[0]) for s in scatters}) == 6

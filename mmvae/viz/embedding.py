@@ -8,7 +8,9 @@ import numpy as np
 from .plots import save_figure
 
 PRIOR_COLOUR = "#5c5cd6"
-MODALITY_COLOURS = ["#cc0033", "#80ff00", "#ff9900", "#00b3b3"]
+# the seed's four, then more for five or more modalities (none repeats below ten)
+MODALITY_COLOURS = ["#cc0033", "#80ff00", "#ff9900", "#00b3b3", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
+                    "#17becf", "#2ca02c"]
 
 
 def embed_2d(points: np.ndarray, seed: int = 0, n_neighbors: int = 30, n_epochs: int = 200) -> np.ndarray:
@@ -51,7 +53,8 @@ def plot_embedding(prior: np.ndarray, posteriors: list[np.ndarray], names: list[
     start = n_prior
     for i, (p, name) in enumerate(zip(posteriors, names)):
         e = emb[start:start + len(p)]
-        ax.scatter(e[:, 0], e[:, 1], s=25, alpha=0.25, c=MODALITY_COLOURS[i % 4], label=f"q(z|{name})", linewidths=0)
+        ax.scatter(e[:, 0], e[:, 1], s=25, alpha=0.25, c=MODALITY_COLOURS[i % len(MODALITY_COLOURS)],
+                   label=f"q(z|{name})", linewidths=0)
         start += len(p)
     ax.legend(markerscale=1.5, frameon=False)
     ax.set_title(title or "posterior vs prior samples (UMAP)")

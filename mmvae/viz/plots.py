@@ -66,29 +66,39 @@ def _term_curves(plt, ax, rows, epochs, keys, names) -> None:
         ax.legend(handles=handles, fontsize=7)
 
 
+MAX_WIDTH_INCHES = 24  # wider side-by-side box plots go one panel per posterior
+
+
 def plot_kl_boxes(kls: dict[str, np.ndarray], path: str | Path) -> Path:
     """Box plot per latent dimension of KL(q(z|x) ‖ p(z)) over test items, one colour per
-    posterior, log y-axis. ``kls`` maps a name to an array [items, D]."""
+    posterior, log y-axis. ``kls`` maps a name to an array [items, D]. The posteriors' boxes
+    stand side by side per dimension while that fits ``MAX_WIDTH_INCHES``; beyond (five
+    modalities of 32 dimensions) each posterior gets its own panel, one above the other."""
     plt = _fig()
     names = list(kls)
     D = next(iter(kls.values())).shape[1]
-    fig, ax = plt.subplots(figsize=(max(6, D * 0.45 * len(names)), 4))
-    width = 0.8 / len(names)
-    colours = ["#cc0033", "#80ff00", "#5c5cd6", "#ff9900"]
-    for i, name in enumerate(names):
-        pos = np.arange(D) + (i - (len(names) - 1) / 2) * width
-        bp = ax.boxplot(np.clip(kls[name], 1e-6, None), positions=pos, widths=width * 0.9,
-                        patch_artist=True, showfliers=False)
-        for b in bp["boxes"]:
-            b.set_facecolor(colours[i % 4])
-            b.set_alpha(0.6)
-        ax.plot([], [], color=colours[i % 4], lw=6, alpha=0.6, label=name)
-    ax.set_yscale("log")
-    ax.set_xticks(np.arange(D))
-    ax.set_xticklabels([str(d) for d in range(D)])
-    ax.set_xlabel("latent dimension")
-    ax.set_ylabel("KL per dimension (nats)")
-    ax.legend(fontsize=8)
+    colours = plt.get_cmap("tab10")
+    if D * 0.45 * len(names) <= MAX_WIDTH_INCHES:
+        fig, ax = plt.subplots(figsize=(max(6, D * 0.45 * len(names)), 4))
+        axes, width = [ax] * len(names), 0.8 / len(names)
+    else:
+        fig, axes = plt.subplots(len(names), 1, figsize=(min(MAX_WIDTH_INCHES, max(6, D * 0.4)), 1.9 * len(names) + 0.6),
+                                 sharex=True, sharey=True, squeeze=False)
+        axes, width = list(axes[:, 0]), 0.8
+    for i, (name, ax) in enumerate(zip(names, axes)):
+        offset = (i - (len(names) - 1) / 2) * width if len(set(map(id, axes))) == 1 else 0.0
+        bp = ax.boxplot(np.clip(kls[name], 1e-6, None), positions=np.arange(D) + offset, widths=width * 0.9,
+                        patch_artist=True, showfliers=False, medianprops={"color": "black"})
+        for box in bp["boxes"]:
+            box.set_facecolor(colours(i % colours.N))
+            box.set_alpha(0.6)
+        ax.plot([], [], color=colours(i % colours.N), lw=6, alpha=0.6, label=name)
+        ax.set_yscale("log")
+        ax.set_ylabel("KL per dimension (nats)", fontsize=8)
+        ax.legend(fontsize=8, loc="upper right")
+    axes[-1].set_xticks(np.arange(D))
+    axes[-1].set_xticklabels([str(d) for d in range(D)])
+    axes[-1].set_xlabel("latent dimension")
     return save_figure(fig, path)
 
 
