@@ -105,7 +105,8 @@ class MoPoE(ProductExperts):
         chosen = DiagDist(self.family, loc[component, items], scale[component, items])
         z = chosen.rsample(K)
         means = {d: self.experts[d].decode(z) for d in range(self.M)}
-        return MixtureOutput(subsets, DiagDist(self.family, loc, scale), component, z, means, self.prior(), self.likelihoods, self.names)
+        return MixtureOutput(subsets, DiagDist(self.family, loc, scale), component, z, means, self.prior(),
+                             self.likelihoods, self.names)
 
 
 def build_mopoe(cfg, modalities: list[ModalitySpec], options=None) -> MoPoE:

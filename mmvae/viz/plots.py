@@ -50,7 +50,7 @@ def _term_curves(plt, ax, rows, epochs, keys, names) -> None:
 
     cmap = plt.get_cmap("tab10" if len(names) <= 10 else "tab20")
     markers = "osD^v"
-    handles = [h for h in ax.get_legend_handles_labels()[0]]
+    handles = list(ax.get_legend_handles_labels()[0])  # the per-step line, where drawn
     for i, name in enumerate(names):
         colour, marker = cmap(i % cmap.N), markers[(i // cmap.N) % len(markers)]
         for split, style in (("train", "-"), ("test", "--")):
@@ -78,7 +78,8 @@ def plot_kl_boxes(kls: dict[str, np.ndarray], path: str | Path) -> Path:
     names = list(kls)
     D = next(iter(kls.values())).shape[1]
     colours = plt.get_cmap("tab10")
-    if D * 0.45 * len(names) <= MAX_WIDTH_INCHES:
+    side_by_side = D * 0.45 * len(names) <= MAX_WIDTH_INCHES
+    if side_by_side:
         fig, ax = plt.subplots(figsize=(max(6, D * 0.45 * len(names)), 4))
         axes, width = [ax] * len(names), 0.8 / len(names)
     else:
@@ -86,7 +87,7 @@ def plot_kl_boxes(kls: dict[str, np.ndarray], path: str | Path) -> Path:
                                  sharex=True, sharey=True, squeeze=False)
         axes, width = list(axes[:, 0]), 0.8
     for i, (name, ax) in enumerate(zip(names, axes)):
-        offset = (i - (len(names) - 1) / 2) * width if len(set(map(id, axes))) == 1 else 0.0
+        offset = (i - (len(names) - 1) / 2) * width if side_by_side else 0.0
         bp = ax.boxplot(np.clip(kls[name], 1e-6, None), positions=np.arange(D) + offset, widths=width * 0.9,
                         patch_artist=True, showfliers=False, medianprops={"color": "black"})
         for box in bp["boxes"]:
